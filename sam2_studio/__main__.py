@@ -1,0 +1,3 @@
+from sam2_studio.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Wiring: the worker that owns the model, commands, settings, the command line."""

@@ -1,0 +1,1 @@
+"""Matte refinement and visual effects, with a plugin registry."""

@@ -1,0 +1,1 @@
+"""Video tracking sessions over the model: prompts, memory bank, propagation."""

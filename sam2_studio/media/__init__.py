@@ -1,0 +1,1 @@
+"""Decoding, seeking, frame caches, encoding, matte and sequence writers."""

@@ -1,0 +1,1 @@
+"""The document: objects, prompts, masks, effect stacks, undo history, save and load."""

@@ -1,0 +1,1 @@
+"""Qt widgets, the main window and dialogs: the only package that imports Qt."""
