@@ -1,0 +1,45 @@
+"""Image encoder parity with the reference (sam2==1.1.0), fp32 on CPU, at 1024."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.model.conftest import close, varies
+from tests.reference import requires_reference
+
+pytestmark = [requires_reference, pytest.mark.reference, pytest.mark.slow]
+
+VARIANTS = [
+    "sam2_hiera_tiny",
+    "sam2.1_hiera_tiny",
+    "sam2_hiera_small",
+    "sam2.1_hiera_small",
+    "sam2_hiera_base_plus",
+    "sam2.1_hiera_base_plus",
+    "sam2.1_hiera_large",
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_backbone_levels_and_high_res_features_match(pair_factory, variant):
+    ref, ours = pair_factory(variant)
+    torch.manual_seed(1)
+    image = torch.randn(1, 3, 1024, 1024)
+    with torch.inference_mode():
+        expected = ref.forward_image(image)
+        got = ours.encode_image(image)
+    fpn, pos = expected["backbone_fpn"], expected["vision_pos_enc"]
+    assert got.embedding.shape == (1, 256, 64, 64)
+    close(fpn[0], got.high_res[0])  # stride 4, through conv_s0
+    close(fpn[1], got.high_res[1])  # stride 8, through conv_s1
+    close(fpn[2], got.embedding)  # stride 16
+    close(pos[2], got.pos)
+    assert varies(got.embedding) and varies(got.high_res[0])
+
+
+def test_smaller_image_sizes_work(pair_factory):
+    ref, ours = pair_factory("sam2.1_hiera_tiny", 512)
+    image = torch.randn(1, 3, 512, 512)
+    with torch.inference_mode():
+        close(ref.forward_image(image)["backbone_fpn"][2], ours.encode_image(image).embedding)

@@ -1,0 +1,71 @@
+"""The reference implementation ``sam2==1.1.0`` as a test oracle: build it, copy its weights.
+
+Only tests and benchmarks import this; product code never imports ``sam2``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import pytest
+import torch
+
+SHORT = {"tiny": "t", "small": "s", "base_plus": "b+", "large": "l"}
+
+
+def have_reference() -> bool:
+    return importlib.util.find_spec("sam2") is not None and importlib.util.find_spec("hydra") is not None
+
+
+requires_reference = pytest.mark.skipif(
+    not have_reference() and not __import__("os").environ.get("CI"),
+    reason="the reference package sam2==1.1.0 is not installed (./dev.sh test installs it)",
+)
+
+
+def config_file(variant: str) -> str:
+    family, _, size = variant.partition("_hiera_")
+    return f"configs/{family}/{family}_hiera_{SHORT[size]}.yaml"
+
+
+def build_reference(variant: str, image_size: int = 1024, video: bool = False) -> torch.nn.Module:
+    """The reference model (or video predictor) with random weights, fp32, CPU, eval."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sam2.build_sam import build_sam2, build_sam2_video_predictor
+
+        overrides = [f"++model.image_size={image_size}"]
+        if video:
+            return build_sam2_video_predictor(config_file(variant), None, device="cpu", hydra_overrides_extra=overrides)
+        return build_sam2(config_file(variant), None, device="cpu", hydra_overrides_extra=overrides)
+
+
+def randomize_(model: torch.nn.Module, seed: int = 0, object_bias: float = 4.0) -> torch.nn.Module:
+    """Make a freshly initialised model's outputs informative.
+
+    Zero or constant initialisations (position embeddings, layer scales, norms) become random
+    so every path matters, and the object-score head is biased towards "present" so masks
+    are not forced to the no-object constant.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if name.endswith("gamma"):
+                t.copy_(0.5 + 0.2 * torch.randn(t.shape, generator=g))
+            elif t.numel() > 1 and torch.all(t == t.flatten()[0]):
+                base = 1.0 if name.endswith("weight") and t.flatten()[0] == 1 else 0.0
+                t.copy_(base + 0.05 * torch.randn(t.shape, generator=g))
+            elif t.numel() == 1 and t.item() == 0:
+                t.copy_(0.05 * torch.randn(t.shape, generator=g))
+        score_bias = "sam_mask_decoder.pred_obj_score_head.layers.2.bias"
+        state = model.state_dict()
+        if score_bias in state:
+            state[score_bias].fill_(object_bias)
+    return model
+
+
+def copy_weights(reference: torch.nn.Module, ours: torch.nn.Module) -> None:
+    ours.load_state_dict(reference.state_dict(), strict=True)
