@@ -17,7 +17,7 @@ import torch
 from sam2_studio.errors import StudioError
 
 from .config import VARIANTS, get_config
-from .device import choose_device
+from .device import choose_device, tune_cpu_allocator
 from .sam2_model import Sam2Model
 
 
@@ -27,8 +27,14 @@ class CheckpointError(StudioError):
 
 def build_model(variant: str, image_size: int = 1024, device: str | torch.device | None = None) -> Sam2Model:
     """A randomly initialised model of ``variant``, in eval mode, on ``device`` (default: best)."""
-    model = Sam2Model(get_config(variant, image_size))
-    return model.to(choose_device(device)).eval()
+    return _place(Sam2Model(get_config(variant, image_size)), device)
+
+
+def _place(model: Sam2Model, device: str | torch.device | None) -> Sam2Model:
+    dev = choose_device(device)
+    if dev.type == "cpu":
+        tune_cpu_allocator()
+    return model.to(dev).eval()
 
 
 def _embed_dim_to_size(embed_dim: int, depth: int) -> str | None:
@@ -143,4 +149,4 @@ def load_checkpoint(
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:  # dtype or storage problems the checks above cannot see
         raise CheckpointError(f"the tensors cannot be loaded: {exc}", path) from exc
-    return model.to(choose_device(device)).eval()
+    return _place(model, device)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import sys
 from collections.abc import Iterator
 
 import torch
@@ -47,3 +49,30 @@ def describe(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple GPU (MPS, fp32)"
     return f"CPU, {torch.get_num_threads()} threads (fp32)"
+
+
+_ALLOCATOR_TUNED = False
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed memory in glibc's heap instead of returning it to the OS at every free.
+
+    The image encoder allocates and frees tensors of 25-150 MB per block; by default glibc
+    serves each from a fresh ``mmap`` and every page of it faults on first touch. Measured
+    with the profiler: ~20% of the CPU image encoder went to those faults (``aten::copy_``
+    into new outputs). With mmap off and a high trim threshold the pages are reused.
+    Process-wide and only on Linux/glibc; returns whether it applied.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4
+        ok = libc.mallopt(m_mmap_max, 0) == 1 and libc.mallopt(m_trim_threshold, 1 << 30) == 1
+    except (OSError, AttributeError):
+        return False
+    _ALLOCATOR_TUNED = ok
+    return ok

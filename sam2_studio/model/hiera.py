@@ -108,8 +108,10 @@ class HieraBlock(nn.Module):
             x = _from_windows(x, window, hp, wp, h, w)
         else:
             x = self.attn(x)
-        x = shortcut + x
-        return x + self.mlp(self.norm2(x))
+        # In-place adds into fresh outputs: autograd-safe (addition keeps no inputs) and one
+        # large allocation less each.
+        x = x.add_(shortcut)
+        return self.mlp(self.norm2(x)).add_(x)
 
 
 class Hiera(nn.Module):

@@ -25,12 +25,16 @@ class MLP(nn.Module):
         self.act = activation()
         self.sigmoid_output = sigmoid_output
 
+        # Without autograd the activation may overwrite its input: one large allocation less.
+        self._inplace_act = {nn.ReLU: torch.relu_, nn.GELU: torch.ops.aten.gelu_}.get(activation)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         last = len(self.layers) - 1
+        inplace = self._inplace_act is not None and not torch.is_grad_enabled()
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < last:
-                x = self.act(x)
+                x = self._inplace_act(x) if inplace else self.act(x)
         return torch.sigmoid(x) if self.sigmoid_output else x
 
 
