@@ -29,16 +29,18 @@ def config_file(variant: str) -> str:
     return f"configs/{family}/{family}_hiera_{SHORT[size]}.yaml"
 
 
-def build_reference(variant: str, image_size: int = 1024, video: bool = False) -> torch.nn.Module:
+def build_reference(
+    variant: str, image_size: int = 1024, video: bool = False, overrides: tuple[str, ...] = ()
+) -> torch.nn.Module:
     """The reference model (or video predictor) with random weights, fp32, CPU, eval."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from sam2.build_sam import build_sam2, build_sam2_video_predictor
 
-        overrides = [f"++model.image_size={image_size}"]
+        extra = [f"++model.image_size={image_size}", *overrides]
         if video:
-            return build_sam2_video_predictor(config_file(variant), None, device="cpu", hydra_overrides_extra=overrides)
-        return build_sam2(config_file(variant), None, device="cpu", hydra_overrides_extra=overrides)
+            return build_sam2_video_predictor(config_file(variant), None, device="cpu", hydra_overrides_extra=extra)
+        return build_sam2(config_file(variant), None, device="cpu", hydra_overrides_extra=extra)
 
 
 def randomize_(model: torch.nn.Module, seed: int = 0, object_bias: float = 4.0) -> torch.nn.Module:
@@ -69,3 +71,23 @@ def randomize_(model: torch.nn.Module, seed: int = 0, object_bias: float = 4.0) 
 
 def copy_weights(reference: torch.nn.Module, ours: torch.nn.Module) -> None:
     ours.load_state_dict(reference.state_dict(), strict=True)
+
+
+def connected_components_cpu(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A CPU stand-in for the reference's CUDA-only ``get_connected_components``.
+
+    Without it the reference silently skips hole filling on CPU; with it both sides fill
+    holes, so the comparison covers that step too. 8-connectivity, labels > 0 on the input's
+    foreground, each pixel's component area.
+    """
+    import cv2
+    import numpy as np
+
+    m = mask.to(torch.uint8).cpu().numpy()
+    labels = np.zeros(m.shape, np.int32)
+    areas = np.zeros(m.shape, np.int32)
+    for i in range(m.shape[0]):
+        _, lab, stats, _ = cv2.connectedComponentsWithStats(m[i, 0], connectivity=8)
+        labels[i, 0] = lab
+        areas[i, 0] = np.where(lab > 0, stats[lab, cv2.CC_STAT_AREA], 0)
+    return torch.from_numpy(labels), torch.from_numpy(areas)
