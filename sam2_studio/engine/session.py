@@ -221,6 +221,8 @@ class VideoSession:
                 track.tracked.pop(frame, None)
             if had:
                 self._mark_stale(track, frame)
+                if rec is not None:  # its result came from the prompt just removed
+                    track.stale.add(frame)
         return self.result(frame)
 
     def remove_object(self, obj_id: int) -> list[int]:

@@ -1,0 +1,61 @@
+"""Bounded caches: evicted state is recomputed, and results do not change when it is exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sam2_studio.engine.postprocess import decode_mask, encode_mask, fill_holes, non_overlapping
+from tests.reference import connected_components_cpu
+
+
+def test_evicted_memories_are_recomputed_exactly(make_session):
+    full = make_session()
+    tight = make_session(keep_memories=1, feature_cache=1)
+    for s in (full, tight):
+        s.add_points(0, 1, [[20, 45]], [1])
+        list(s.propagate())
+    evicted = [t for t, r in tight._tracks[1].committed.items() if r.memory is None]
+    assert len(evicted) >= 8
+    # A correction in the middle needs the evicted memories of the frames before it.
+    for s in (full, tight):
+        s.add_points(8, 1, [[70, 45]], [0])
+        list(s.propagate(start=8))
+    for t in range(12):
+        np.testing.assert_array_equal(full.mask(t, 1), tight.mask(t, 1))
+    assert tight.features.encoded > full.features.encoded  # it paid with recomputation
+
+
+def test_masks_are_stored_compressed(make_session):
+    s = make_session(keep_logits=2)
+    s.add_points(0, 1, [[20, 45]], [1])
+    list(s.propagate())
+    recs = s._tracks[1].committed
+    assert sum(r.logits is not None for r in recs.values()) <= 3  # prompted frame + the 2 newest
+    assert all(len(r.mask_png) < 2000 for r in recs.values())
+    assert s.result(5).masks[1].shape == (96, 160)
+
+
+def test_mask_codec_round_trip():
+    m = np.zeros((97, 131), bool)
+    m[10:50, 20:90] = True
+    assert np.array_equal(decode_mask(encode_mask(m)), m)
+
+
+def test_hole_filling_matches_the_reference_rule():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 1, 64, 64, generator=g) + 1.5  # mostly foreground, many small holes
+    filled = fill_holes(logits, 8)
+    labels, areas = connected_components_cpu(logits <= 0)
+    expected = torch.where((labels > 0) & (areas <= 8), torch.tensor(0.1), logits)
+    assert torch.equal(filled, expected)
+    assert not torch.equal(filled, logits)
+    assert fill_holes(logits, 0) is logits
+
+
+def test_non_overlap_keeps_the_best_object():
+    a = torch.tensor([[[[3.0, -1.0], [2.0, 5.0]]]])
+    b = torch.tensor([[[[1.0, 4.0], [6.0, -2.0]]]])
+    out = non_overlapping(torch.cat([a, b]))
+    assert ((out > 0).sum(0) <= 1).all()
+    assert out[0, 0, 0, 0] == 3.0 and out[1, 0, 0, 0] == -10.0
