@@ -149,13 +149,13 @@ class Autosaver:
     def poll(self) -> bool:
         """Start an autosave if one is due; True when it did."""
         generation = self.doc.generation
-        if generation == self._saved_generation:
-            return False
         if not self.doc.dirty:  # the user saved: the project file holds it all
             if not self._busy():
                 self.autosave_path.unlink(missing_ok=True)
             self._saved_generation = generation
             self._changed_since = None
+            return False
+        if generation == self._saved_generation:
             return False
         now = self._clock()
         if self._changed_since is None:
