@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 
 def temp_path_for(path: Path) -> Path:
@@ -59,3 +59,27 @@ def fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def try_lock(path: Path) -> IO[bytes] | None:
+    """An exclusive lock on ``path``, held while the returned file stays open; None when
+    another open file holds it. The OS drops flock/LockFileEx locks when their process dies,
+    however it dies, which is what makes them good "is anybody still there?" markers."""
+    try:
+        f = open(path, "a+b")
+    except OSError:
+        return None
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f

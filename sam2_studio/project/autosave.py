@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from sam2_studio.project.atomic import atomic_write_bytes
+from sam2_studio.project.atomic import atomic_write_bytes, try_lock
 from sam2_studio.project.document import Document
 from sam2_studio.project.format import Snapshot, load, snapshot, write_snapshot
 
@@ -74,7 +74,7 @@ def interrupted_sessions(directory: str | Path) -> list[InterruptedSession]:
     if not directory.is_dir():
         return found
     for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
-        lock = _try_lock(folder / LOCK_FILE)
+        lock = try_lock(folder / LOCK_FILE)
         if lock is None:
             continue  # a running editor owns it
         try:
@@ -130,7 +130,7 @@ class Autosaver:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             self.directory = Path(directory) / f"{stamp}-{uuid.uuid4().hex[:8]}"
         self.directory.mkdir(parents=True, exist_ok=True)
-        lock = _try_lock(self.directory / LOCK_FILE)
+        lock = try_lock(self.directory / LOCK_FILE)
         if lock is None:
             raise RuntimeError(f"autosave folder {self.directory} is in use by another editor")
         self._lock: IO[bytes] | None = lock
@@ -212,27 +212,3 @@ class Autosaver:
             self._lock.close()
             self._lock = None
             shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _try_lock(path: Path) -> IO[bytes] | None:
-    """An exclusive lock on ``path`` held while the returned file is open, or None if another
-    open file holds it. (flock and LockFileEx locks die with their process.)"""
-    try:
-        f = open(path, "a+b")
-    except OSError:
-        return None
-    try:
-        if os.name == "nt":
-            import msvcrt
-
-            f.seek(0)
-            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        return None
-    return f
-
