@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from sam2_studio import __version__
-from sam2_studio.app.models import ModelInputError, ModelManager
+from sam2_studio.app.models import DownloadCancelled, ModelInputError, ModelManager
 from sam2_studio.app.progress import ProgressBar, format_bytes
 from sam2_studio.errors import StudioError
 from sam2_studio.project.errors import ProjectError
@@ -178,8 +178,12 @@ class ModelsCommand:
         if current is not None and current.path.is_file() and not args.force:
             ctx.stdout.write(f"{args.variant} is already installed: {current.path}\n")
             return EXIT_OK
-        with ctx.progress(None, unit="bytes", label=args.variant) as bar:
-            path = manager.download(args.variant, progress=bar.update, force=args.force)
+        try:
+            with ctx.progress(None, unit="bytes", label=args.variant) as bar:
+                path = manager.download(args.variant, progress=bar.update, force=args.force)
+        except KeyboardInterrupt:
+            raise DownloadCancelled("download interrupted; run the same command to resume "
+                                    "where it stopped") from None
         ctx.stdout.write(f"{args.variant} installed: {path}\n")
         return EXIT_OK
 

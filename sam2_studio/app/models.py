@@ -236,9 +236,10 @@ class ModelManager:
         return self.spec(variant).sha256 or self._read_registry()["learned_sha256"].get(variant)
 
     # -- looking -----------------------------------------------------------------------------
-    def installed(self, variant: str) -> InstalledModel | None:
+    def installed(self, variant: str, registry: dict[str, Any] | None = None) -> InstalledModel | None:
         spec = self.spec(variant)
-        entry = self._read_registry()["models"].get(variant)
+        registry = registry if registry is not None else self._read_registry()
+        entry = registry["models"].get(variant)
         if isinstance(entry, dict) and isinstance(entry.get("path"), str):
             return InstalledModel(variant, Path(entry["path"]), entry.get("source", "local"),
                                   entry.get("sha256"), entry.get("size"))
@@ -260,9 +261,10 @@ class ModelManager:
 
     def statuses(self) -> list[ModelStatus]:
         out = []
+        registry = self._read_registry()
         for spec in self.catalog:
             part = self.root / (spec.filename + ".part")
-            out.append(ModelStatus(spec, self.installed(spec.variant),
+            out.append(ModelStatus(spec, self.installed(spec.variant, registry),
                                    part.stat().st_size if part.is_file() else 0))
         return out
 
@@ -280,7 +282,8 @@ class ModelManager:
         if current is not None and current.path.is_file() and not force:
             return current.path
         self.root.mkdir(parents=True, exist_ok=True)
-        lock = try_lock(self.root / (spec.filename + ".lock"))
+        # kept, not deleted after use: deleting a lock file races with its next user
+        lock = try_lock(self.root / f".{spec.filename}.lock")
         if lock is None:
             raise ModelError(f"{variant} is being downloaded by another SAM2 Studio; wait for it")
         try:
@@ -294,7 +297,6 @@ class ModelManager:
             return final
         finally:
             lock.close()
-            (self.root / (spec.filename + ".lock")).unlink(missing_ok=True)
 
     def _transfer(self, spec: CheckpointSpec, part: Path, progress: Progress | None,
                   cancelled: Callable[[], bool] | None) -> str:
@@ -491,11 +493,12 @@ class ModelManager:
         """Check installed checkpoints: present, the right size, the right checksum, and (with
         ``strict``) loadable by the model without a missing or unexpected tensor."""
         results = []
+        registry = self._read_registry()
         names = list(variants) if variants is not None else [
-            s.variant for s in self.catalog if self.installed(s.variant) is not None]
+            s.variant for s in self.catalog if self.installed(s.variant, registry) is not None]
         for variant in names:
             spec = self.spec(variant)
-            model = self.installed(variant)
+            model = self.installed(variant, registry)
             if model is None:
                 results.append(VerifyResult(variant, self.root / spec.filename,
                                             ("not installed",), ()))
@@ -512,7 +515,7 @@ class ModelManager:
                     problems.append(f"{size:,} bytes instead of {spec.size:,}")
             checks.append("sha256")
             digest = sha256_of(model.path, (lambda d, t: progress(variant, d, t)) if progress else None)
-            official = self.expected_sha256(variant)
+            official = spec.sha256 or registry["learned_sha256"].get(variant)
             if model.sha256 is not None and digest != model.sha256:
                 problems.append("the file changed since it was installed (SHA-256 differs)")
             elif model.source != "local" and official is not None and digest != official:

@@ -59,8 +59,19 @@ class ProgressBar:
     def __enter__(self) -> ProgressBar:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def abort(self) -> None:
+        """Stop without a final report (an error message follows on a line of its own)."""
+        if not self._closed:
+            self._closed = True
+            if self._tty and self._last_len:
+                self._stream.write("\n")
+                self._stream.flush()
 
     def advance(self, n: int = 1) -> None:
         self.update(self.done + n)

@@ -3,7 +3,7 @@
 State changes only through commands on ``history`` (so every edit can be undone), and every
 change is announced on ``events``. Read methods return immutable values or fresh arrays.
 Not thread-safe: one thread (the GUI's) owns a document; a save on another thread works
-from ``snapshot()``, which shares only immutable data.
+from ``format.snapshot(doc)``, which shares only immutable data.
 """
 
 from __future__ import annotations

@@ -78,6 +78,24 @@ def test_models_errors_map_to_exit_codes(manager, server, tmp_path):
     assert code == 0 and "sam2.1_hiera_tiny registered" in out
 
 
+def test_ctrl_c_during_a_download_keeps_the_part_and_says_how_to_resume(manager, server):
+    server.files["sam2_hiera_tiny.pt"] = PAYLOAD
+    real = manager.download
+
+    def interrupted(variant, progress=None, **kw):
+        def progress_then_ctrl_c(done, total):
+            progress(done, total)
+            if done > 50_000:
+                raise KeyboardInterrupt
+        return real(variant, progress=progress_then_ctrl_c, **kw)
+
+    manager.download = interrupted
+    code, _, err = call(["models", "download", "sam2_hiera_tiny"], manager)
+    assert code == 1 and "interrupted; run the same command to resume" in err
+    assert (manager.root / "sam2_hiera_tiny.pt.part").stat().st_size > 50_000
+    assert not (manager.root / "sam2_hiera_tiny.pt").exists()
+
+
 @pytest.fixture
 def project(tmp_path):
     doc = Document(video_info(make_video_file(tmp_path / "clip.mp4")))

@@ -28,7 +28,8 @@ def test_download_with_progress_and_checksum(manager, server):
     path = manager.download("sam2_hiera_tiny", progress=lambda d, t: seen.append((d, t)))
     assert path == manager.root / "sam2_hiera_tiny.pt" and path.read_bytes() == PAYLOAD
     assert seen[0] == (0, len(PAYLOAD)) and seen[-1] == (len(PAYLOAD), len(PAYLOAD))
-    assert [p.name for p in manager.root.iterdir() if p.suffix != ".json"] == ["sam2_hiera_tiny.pt"]
+    visible = [p.name for p in manager.root.iterdir() if not p.name.startswith(".")]
+    assert sorted(visible) == ["registry.json", "sam2_hiera_tiny.pt"]
     assert manager.path_for("sam2_hiera_tiny") == path
     assert manager.download("sam2_hiera_tiny") == path and len(server.requests) == 1  # no refetch
     (result,) = manager.verify()

@@ -58,6 +58,24 @@ def test_terminal_redraws_in_place_and_logs_get_lines():
     assert 4 <= len(lines) <= 7 and "100/100 frames" in lines[-1]
 
 
+def test_an_aborted_bar_ends_its_line_without_a_final_report():
+    tty = Tty()
+    try:
+        with ProgressBar(10, stream=tty, clock=Clock()) as bar:
+            bar.update(3)
+            raise OSError("disk gone")
+    except OSError:
+        pass
+    assert tty.getvalue().endswith("3/10 frames\n") and tty.getvalue().count("\r") == 1
+    quiet = io.StringIO()
+    try:
+        with ProgressBar(10, stream=quiet, clock=Clock()):
+            raise OSError
+    except OSError:
+        pass
+    assert quiet.getvalue() == ""
+
+
 def test_unknown_total_and_formatting():
     bar = ProgressBar(None, stream=io.StringIO(), clock=Clock())
     bar.update(42)
