@@ -249,5 +249,47 @@ class InfoCommand:
         return EXIT_OK
 
 
+# == recover ===============================================================================
+class RecoverCommand:
+    name = "recover"
+    help = "list work left by an editor that stopped without closing, and save or discard it"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("session", nargs="?", type=int,
+                            help="the number shown by `sam2-studio recover`")
+        what = parser.add_mutually_exclusive_group()
+        what.add_argument("--out", type=Path, metavar="PROJECT",
+                          help="where to save the recovered project (default: beside the "
+                               "original, named '... (recovered).s2s')")
+        what.add_argument("--discard", action="store_true", help="throw that work away")
+
+    def run(self, args: argparse.Namespace, ctx: CliContext) -> int:
+        from sam2_studio.app.recovery import pending_recoveries, recovered_copy_path
+        from sam2_studio.project import save
+
+        sessions = pending_recoveries()
+        if args.session is None:
+            if not sessions:
+                ctx.stdout.write("nothing to recover\n")
+            for i, s in enumerate(sessions, 1):
+                when = s.autosaved_at.astimezone().strftime("%Y-%m-%d %H:%M") if s.autosaved_at else "?"
+                ctx.stdout.write(f"{i}  {s.title}  autosaved {when}  project "
+                                 f"{s.project_path or '(never saved)'}  video {s.video_path}\n")
+            return EXIT_OK
+        if not 1 <= args.session <= len(sessions):
+            raise UsageError(f"there is no session {args.session}; `sam2-studio recover` lists them")
+        session = sessions[args.session - 1]
+        if args.discard:
+            session.discard()
+            ctx.stdout.write(f"discarded the autosave of {session.title}\n")
+            return EXIT_OK
+        doc = session.recover()
+        target = save(doc, args.out or recovered_copy_path(session))
+        session.discard()
+        ctx.stdout.write(f"recovered {session.title} into {target}\n")
+        return EXIT_OK
+
+
 register(ModelsCommand())
 register(InfoCommand())
+register(RecoverCommand())

@@ -110,3 +110,10 @@ def verifier() -> Verifier:
 def manager(tmp_path, server, verifier) -> ModelManager:
     return ModelManager(tmp_path / "models", verifier=verifier, mirror=server.url,
                         catalog=small_catalog(), chunk_size=16_384, timeout_s=10)
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path, monkeypatch):
+    """No test touches the real user data directory."""
+    monkeypatch.setenv("SAM2_STUDIO_DATA_DIR", str(tmp_path / "user-data"))
+    monkeypatch.delenv("SAM2_STUDIO_MODEL_MIRROR", raising=False)
