@@ -21,6 +21,7 @@ import re
 import shutil
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -392,6 +393,8 @@ class ModelManager:
                     f"official file's is {expected}. It was removed; please try again")
             return True
         checked, problem = self._strict_load(part, spec.variant)
+        if problem is None and not zipfile.is_zipfile(part):  # an error page, a proxy's notice
+            problem = "it is not a PyTorch checkpoint archive"
         if problem is not None:
             part.unlink()
             raise DownloadError(f"the download of {spec.variant} is not a usable checkpoint "
@@ -445,6 +448,8 @@ class ModelManager:
             raise ModelInputError("this is not a file", path)
         if variant is not None:
             self.spec(variant)
+        if not zipfile.is_zipfile(path):
+            raise ModelInputError("not a PyTorch checkpoint (torch.save writes a zip archive)", path)
         digest = sha256_of(path, progress)
         variant = variant or self._identify(path, digest)
         _, problem = self._strict_load(path, variant)

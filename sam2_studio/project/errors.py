@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sam2_studio.errors import StudioError
 
 
@@ -18,3 +20,15 @@ class VideoMismatchError(ProjectError):
 
 class VideoMissingError(ProjectError):
     """The project's video is neither where it was nor next to the project: ask for it."""
+
+
+def unreadable(exc: OSError, path: Path, what: str) -> ProjectError:
+    """The ``ProjectError`` for a file that could not be opened: ``what`` names it
+    ("project file", "video")."""
+    if isinstance(exc, FileNotFoundError):
+        return ProjectError(f"no such {what}", path)
+    if isinstance(exc, IsADirectoryError):
+        return ProjectError(f"this is a folder, not a {what}", path)
+    if isinstance(exc, PermissionError):
+        return ProjectError(f"no permission to read this {what}", path)
+    return ProjectError(f"the {what} cannot be read ({exc.strerror or exc})", path)

@@ -19,7 +19,7 @@ from typing import Any
 from sam2_studio import __version__
 from sam2_studio.project.atomic import atomic_write
 from sam2_studio.project.document import Document, FrameRange
-from sam2_studio.project.errors import ProjectError
+from sam2_studio.project.errors import ProjectError, unreadable
 from sam2_studio.project.masks import CODECS, DEFAULT_CODEC, EncodedMask
 from sam2_studio.project.objects import Opaque, TrackedObject, check_name, color_hex, parse_color
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
@@ -150,14 +150,8 @@ def load(path: str | Path) -> Document:
                 raise ProjectError(f"this is not a SAM2 Studio project (.s2s): {kind}", path) from None
             except (zlib.error, EOFError) as exc:
                 raise ProjectError(f"the project file is damaged: {exc}", path) from None
-    except FileNotFoundError:
-        raise ProjectError("no such project file", path) from None
-    except IsADirectoryError:
-        raise ProjectError("this is a folder, not a project file", path) from None
-    except PermissionError:
-        raise ProjectError("no permission to read this project file", path) from None
     except OSError as exc:
-        raise ProjectError(f"the project file cannot be read ({exc.strerror or exc})", path) from None
+        raise unreadable(exc, path, "project file") from None
     doc.path = path
     return doc
 

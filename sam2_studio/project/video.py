@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from sam2_studio.project.errors import ProjectError, VideoMismatchError
+from sam2_studio.project.errors import VideoMismatchError, unreadable
 
 HASH_BYTES = 4 << 20
 
@@ -58,12 +58,8 @@ def fingerprint(path: str | Path) -> tuple[int, str]:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             digest = hashlib.sha256(f.read(HASH_BYTES)).hexdigest()
-    except FileNotFoundError:
-        raise ProjectError("the video does not exist", path) from None
-    except IsADirectoryError:
-        raise ProjectError("this is a folder, not a video", path) from None
     except OSError as exc:
-        raise ProjectError(f"the video cannot be read ({exc.strerror or exc})", path) from None
+        raise unreadable(exc, path, "video") from None
     return size, "sha256:" + digest
 
 

@@ -11,7 +11,7 @@ from sam2_studio.app.cli import CliContext, run
 from sam2_studio.project import save, Document
 from tests.project.conftest import make_video_file, video_info
 
-from .conftest import PAYLOAD
+from .conftest import PAYLOAD, fake_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +73,7 @@ def test_models_errors_map_to_exit_codes(manager, server, tmp_path):
     assert code == 1 and "404" in err
     code, _, err = call(["models", "add", str(tmp_path / "missing.pt")], manager)
     assert code == 2 and "no such file" in err
-    (tmp_path / "sam2.1_hiera_tiny.pt").write_bytes(PAYLOAD[:256] + b"tuned")
+    (tmp_path / "sam2.1_hiera_tiny.pt").write_bytes(fake_checkpoint(b"tuned"))
     code, out, _ = call(["models", "add", str(tmp_path / "sam2.1_hiera_tiny.pt")], manager)
     assert code == 0 and "sam2.1_hiera_tiny registered" in out
 

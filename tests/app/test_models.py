@@ -1,14 +1,15 @@
 import hashlib
 import json
 import socket
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from sam2_studio.app.models import (CATALOG, DownloadCancelled, DownloadError, ModelError,
+from sam2_studio.app.models import (CATALOG, CheckpointSpec, DownloadCancelled, DownloadError, ModelError,
                                     ModelInputError, ModelManager, NoNetworkError)
 
-from .conftest import PAYLOAD, small_catalog
+from .conftest import PAYLOAD, fake_checkpoint, small_catalog
 
 
 def test_catalog_matches_the_published_list(shared_dir):
@@ -80,7 +81,7 @@ def test_a_checksum_mismatch_removes_the_download(manager, server):
 
 def test_a_wrong_size_is_refused_before_downloading_it(manager, server):
     server.files["sam2_hiera_tiny.pt"] = PAYLOAD + b"extra"
-    with pytest.raises(DownloadError, match="offers 307,205 bytes"):
+    with pytest.raises(DownloadError, match=f"offers {len(PAYLOAD) + 5:,} bytes"):
         manager.download("sam2_hiera_tiny")
 
 
@@ -90,7 +91,7 @@ def test_sam21_checksum_is_learned_from_the_first_good_download(manager, server,
     assert verifier.calls == [(manager.root / "sam2.1_hiera_tiny.pt.part", "sam2.1_hiera_tiny")]
     assert manager.expected_sha256("sam2.1_hiera_tiny") == hashlib.sha256(PAYLOAD).hexdigest()
     path.unlink()
-    other = PAYLOAD[:256] + b"\0" * (len(PAYLOAD) - 256)    # loads, but is not the same file
+    other = fake_checkpoint(b"other")                       # loads, but is not the same file
     server.files["sam2.1_hiera_tiny.pt"] = other
     with pytest.raises(DownloadError, match="corrupt"):
         manager.download("sam2.1_hiera_tiny", force=True)
@@ -113,6 +114,11 @@ def test_without_the_model_layer_nothing_is_learned(tmp_path, server):
     assert m.expected_sha256("sam2.1_hiera_tiny") is None
     (result,) = m.verify()
     assert result.ok and "strict load" not in result.checks
+    server.files["sam2.1_hiera_small.pt"] = b"<html>please log in</html>"
+    m.catalog += (CheckpointSpec("sam2.1_hiera_small", "https://x.invalid/sam2.1_hiera_small.pt",
+                                 None, None),)
+    with pytest.raises(DownloadError, match="not a PyTorch checkpoint archive"):
+        m.download("sam2.1_hiera_small")
 
 
 def test_no_network_says_so_plainly(tmp_path, verifier):
@@ -152,7 +158,7 @@ def test_unknown_variants_are_input_errors(manager):
 def test_registering_a_local_file(manager, tmp_path, verifier):
     local = tmp_path / "downloads" / "sam2.1_hiera_tiny.pt"
     local.parent.mkdir()
-    local.write_bytes(PAYLOAD[:256] + b"fine-tuned")              # identified by its name
+    local.write_bytes(fake_checkpoint(b"fine-tuned"))             # identified by its name
     model = manager.add(local)
     assert (model.variant, model.path, model.source) == ("sam2.1_hiera_tiny", local, "local")
     assert manager.path_for("sam2.1_hiera_tiny") == local
@@ -163,9 +169,13 @@ def test_registering_a_local_file(manager, tmp_path, verifier):
     copied = manager.add(renamed, "sam2.1_hiera_tiny", copy=True)
     assert copied.path == manager.root / "sam2.1_hiera_tiny.pt" and copied.path.read_bytes() == PAYLOAD
     with pytest.raises(ModelInputError, match="cannot tell which model"):
-        (tmp_path / "x.pt").write_bytes(PAYLOAD[:256] + b"other")
+        (tmp_path / "x.pt").write_bytes(fake_checkpoint(b"other"))
         manager.add(tmp_path / "x.pt")
     with pytest.raises(ModelInputError, match="not a usable sam2_hiera_tiny checkpoint"):
+        with zipfile.ZipFile(tmp_path / "other-model.pt", "w") as z:
+            z.writestr("other/data.pkl", b"weights of something else")
+        manager.add(tmp_path / "other-model.pt", "sam2_hiera_tiny")
+    with pytest.raises(ModelInputError, match="not a PyTorch checkpoint"):
         (tmp_path / "junk.pt").write_bytes(b"junk" * 100)
         manager.add(tmp_path / "junk.pt", "sam2_hiera_tiny")
     with pytest.raises(ModelInputError, match="no such file"):
