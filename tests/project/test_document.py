@@ -240,3 +240,20 @@ def test_encoded_masks_can_be_passed_through(doc):
     enc = EncodedMask.encode(disc(5, 5, 3))
     doc.set_mask(obj.id, 1, enc)
     assert doc.encoded_mask(obj.id, 1) is enc
+
+
+def test_history_memory_is_bounded_and_holds_compressed_masks(video):
+    doc = Document(video, max_history_bytes=60_000, max_history_steps=1000)
+    obj = doc.add_object()
+    rng = np.random.default_rng(3)
+    for run in range(40):
+        with doc.edit_group("Propagate"):
+            for f in range(FRAMES):
+                doc.set_mask(obj.id, f, disc(rng.uniform(10, 50), rng.uniform(10, 40), 8))
+        assert doc.history.nbytes <= 60_000
+    raw_per_run = 2 * FRAMES * W * H        # a bool array before and after, per frame
+    assert 2 <= doc.history.steps < 40
+    assert doc.history.nbytes < doc.history.steps * raw_per_run / 10
+    while doc.undo():
+        pass
+    assert doc.mask_frames(obj.id) == list(range(FRAMES))   # the oldest runs were let go
