@@ -114,6 +114,7 @@ class Tracker:
         self._pending: dict[tuple[int, int], _Pending] = {}
         self._answering = 0
         self._fresh: list[_Pending] = []
+        self._held: dict[tuple[int, int], bool] = {}
         self._disconnect: list[Any] = []
         self._group_open = False
         self._source: ModelSource | None = None
@@ -181,6 +182,16 @@ class Tracker:
                     pending.history_state = state
                 self._fresh.clear()
 
+    def hold(self, obj: int, frame: int) -> None:
+        """Brush strokes change the frame's prompts at every dab: hold the frame back from
+        the model until ``release``, then send it once."""
+        self._held[(obj, frame)] = False
+
+    def release(self, obj: int, frame: int) -> None:
+        touched = self._held.pop((obj, frame), False)
+        if touched and self.doc is not None:
+            self._send(obj, frame, write_back=False)
+
     def _send(self, obj: int, frame: int, write_back: bool) -> None:
         doc = self.doc
         assert doc is not None
@@ -191,6 +202,10 @@ class Tracker:
         self.worker.submit(prompt_command(doc, obj, frame, request))
 
     def _on_prompts(self, event: PromptsEvent) -> None:
+        key = (event.object_id, event.frame)
+        if key in self._held:
+            self._held[key] = True
+            return
         self._send(event.object_id, event.frame, write_back=self._answering > 0)
 
     def _on_objects(self, event: ObjectEvent) -> None:
