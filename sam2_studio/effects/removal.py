@@ -1,0 +1,237 @@
+"""Object removal: fill the object with the background other frames show, else inpaint.
+
+For frame ``i`` the hole is the object's matte grown by ``expand`` (its edge, motion blur
+and contact shadow go with it). Frames around ``i`` are sampled on a fixed grid
+(``j = 0, s, 2s, …`` within ±``search``) and each is warped onto frame ``i`` by the camera
+motion (``alignment.py``). A sample counts at a pixel only where no object covers it there
+(every tracked object, grown the same way); its weight falls with the distance in time and
+with how badly it matches frame ``i`` in a ring around the hole (a bad warp, a lighting
+change). The fill is the weighted mean of the samples.
+
+Why it does not flicker: the samples sit on a grid that does not move with ``i`` and their
+weights change smoothly with ``i``, so consecutive frames blend nearly the same pixels in
+nearly the same proportions. Where the total weight is low (background seen only far
+away, or never) the fill fades into an inpainting (``cv2.inpaint``, Telea or
+Navier–Stokes, at a reduced size that keeps it smooth) instead of switching to it
+abruptly. Finally the low-frequency difference between the fill and frame ``i`` around the
+hole is spread across it, so exposure changes over the clip leave no visible seam.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from sam2_studio.effects.alignment import CameraMotion
+from sam2_studio.effects.context import Box, FrameContext
+from sam2_studio.effects.effect import Effect, EffectContext, Target
+from sam2_studio.effects.imaging import blend
+from sam2_studio.effects.params import param
+from sam2_studio.effects.refine import grow
+
+_RING = 12  # px around the hole used to judge samples and match exposure
+_MATCH_TOLERANCE = 10.0  # ring error (median abs RGB difference) above the best sample's for weight 1/e
+_FULL_WEIGHT = 0.5  # total sample weight from which the temporal fill is fully trusted
+_INPAINT_SIZE = 256  # longest side of the hole's box when inpainting
+
+
+@dataclass(frozen=True)
+class RemovalParams:
+    expand: float = param(
+        4.0, min=0, max=100, step=0.5, unit="px", label="Expand",
+        help="Grow the removed area to take the object's edge, motion blur and shadow",
+    )  # fmt: skip
+    search: int = param(
+        60, min=0, max=600, step=1, unit="frames", label="Search",
+        help="How far before and after to look for the background behind the object",
+    )  # fmt: skip
+    samples: int = param(
+        16, min=1, max=96, step=1, label="Samples",
+        help="How many of those frames to blend: more is cleaner and slower",
+    )  # fmt: skip
+    follow_camera: bool = param(
+        True, label="Follow camera", help="Align frames for pans, zooms and shake"
+    )
+    match_exposure: bool = param(True, label="Match exposure", help="Hide seams from light changes")
+    inpaint: str = param(
+        "telea", choices=("telea", "navier-stokes"), label="Inpainting",
+        help="Where no frame shows the background",
+    )  # fmt: skip
+
+
+def sample_frames(index: int, count: int, search: int, samples: int) -> list[int]:
+    """Frames to draw the background from: a grid fixed in the clip, nearest first.
+
+    The grid's spacing depends on the clip and the settings only, never on ``index``, so
+    neighbouring frames draw on the same source frames.
+    """
+    if search <= 0 or count <= 1:
+        return []
+    step = max(1, math.ceil(min(2 * search, count - 1) / samples))
+    lo, hi = max(0, index - search), min(count - 1, index + search)
+    grid = range(-(-lo // step) * step, hi + 1, step)
+    return sorted((j for j in grid if j != index), key=lambda j: (abs(j - index), j))
+
+
+def _translated(H: np.ndarray, box: Box) -> np.ndarray:
+    """``H`` followed by moving ``box``'s corner to the origin."""
+    return np.array([[1, 0, -box.x0], [0, 1, -box.y0], [0, 0, 1]], float) @ H
+
+
+def _seam_offset(diff: np.ndarray, known: np.ndarray, size: float) -> np.ndarray:
+    """``diff`` (known where ``known``) spread smoothly over the whole box."""
+    k = max(1, int(size / 32))
+    h, w = known.shape
+    small = (max(1, w // k), max(1, h // k))
+    d = cv2.resize(diff * known[..., None], small, interpolation=cv2.INTER_AREA)
+    n = cv2.resize(known, small, interpolation=cv2.INTER_AREA)
+    sigma = max(1.0, size / (4 * k))
+    d = cv2.GaussianBlur(d, (0, 0), sigma)
+    n = cv2.GaussianBlur(n, (0, 0), sigma)
+    off = d / np.maximum(n, 1e-3)[..., None]
+    off[n < 1e-3] = 0
+    return cv2.resize(off, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _inpaint(image: np.ndarray, hole: np.ndarray, method: str) -> np.ndarray:
+    h, w = hole.shape
+    scale = min(1.0, _INPAINT_SIZE / max(h, w))
+    flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
+    if scale >= 1.0:
+        return cv2.inpaint(image, hole, 5, flag)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_hole = (cv2.resize(hole, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    filled = cv2.inpaint(small, cv2.dilate(small_hole, np.ones((3, 3))), 5, flag)
+    return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+class ObjectRemoval(Effect):
+    id = "remove"
+    label = "Remove object"
+    description = "Replace the object with the background seen in other frames."
+    Params = RemovalParams
+    targets = (Target.OBJECT,)
+    hides_object = True
+
+    def frames_needed(self, params: RemovalParams) -> int:
+        return params.search
+
+    def _motion(self, ctx: EffectContext, follow: bool) -> CameraMotion | None:
+        if not follow:
+            return None
+        motion = ctx.state.get("motion")
+        if motion is None or motion.clip is not ctx.clip:
+            clip = ctx.clip
+            motion = CameraMotion(clip, lambda i: _obstruction(clip, i))
+            ctx.state["motion"] = motion
+        return motion
+
+    def apply(
+        self, frame: np.ndarray, matte: np.ndarray, params: RemovalParams, ctx: EffectContext
+    ) -> np.ndarray:
+        if ctx.box is None:
+            return frame
+        margin = int(math.ceil(params.expand)) + _RING + 2
+        box = ctx.box.grown(margin, frame.shape)
+        m = matte[box.slices]
+        hole_soft = m
+        if params.expand:
+            hole_soft = np.maximum(m, grow((m > 0.02).astype(np.uint8), params.expand))
+        hole = (hole_soft > 0.0).astype(np.uint8)
+        here = frame[box.slices]
+
+        # What frame i itself shows of the background around the hole (other objects excluded).
+        others = _obstruction(ctx.clip, ctx.index, box, exclude=ctx.obj)
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _RING + 1,) * 2)
+        ring_zone = cv2.dilate(hole, disc)
+        ring = ((ring_zone > 0) & (hole == 0) & (others < 0.02)).astype(np.float32)
+
+        num = np.zeros(here.shape, np.float32)
+        den = np.zeros(hole.shape, np.float32)
+        motion = self._motion(ctx, params.follow_camera)
+        sigma_t = max(1.0, params.search / 2.0)
+        kernel = cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (2 * int(math.ceil(params.expand)) + 3,) * 2
+        )
+        warped = []
+        for j in sample_frames(ctx.index, len(ctx.clip), params.search, params.samples):
+            H = np.eye(3) if motion is None else motion.homography(j, ctx.index)
+            warp = _translated(H, box)
+            size = (box.width, box.height)
+            src = cv2.warpPerspective(
+                ctx.clip.frame(j), warp, size,
+                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+            )  # fmt: skip
+            # Visible background: inside frame j and not covered by any object (grown).
+            inside = cv2.warpPerspective(
+                np.ones(frame.shape[:2], np.uint8), warp, size, flags=cv2.INTER_NEAREST
+            )
+            covered = cv2.warpPerspective(_obstruction(ctx.clip, j), warp, size)
+            covered = cv2.dilate((covered > 0.02).astype(np.uint8), kernel)
+            visible = ((inside > 0) & (covered == 0)).astype(np.uint8)
+            vis = cv2.erode(visible, np.ones((3, 3))).astype(np.float32)
+            if not (vis * hole).any():
+                continue
+            # How well this sample agrees with frame i around the hole.
+            agree = (ring > 0) & (vis > 0)
+            err = None
+            if agree.sum() >= 16:
+                err = float(np.median(cv2.absdiff(src, here)[agree].mean(axis=1)))
+            warped.append((j, src, vis, err))
+
+        # A sample's ring error counts against it only beyond the best sample's: shadows
+        # and noise next to the object differ in every frame alike.
+        errors = [e for _, _, _, e in warped if e is not None]
+        best = min(errors, default=0.0)
+        for j, src, vis, err in warped:
+            match = 0.5 if err is None else math.exp(-((max(0.0, err - best) / _MATCH_TOLERANCE) ** 2))
+            w = math.exp(-0.5 * ((j - ctx.index) / sigma_t) ** 2) * match
+            if w < 1e-3:
+                continue
+            wv = vis * np.float32(w)
+            num += src.astype(np.float32) * wv[..., None]
+            den += wv
+
+        fill = num / np.maximum(den, 1e-6)[..., None]
+        if params.match_exposure:
+            known = ring * (den > 1e-3)
+            if known.sum() >= 16:
+                diff = here.astype(np.float32) - fill
+                fill += _seam_offset(diff, known, max(box.width, box.height))
+        trust = np.clip(den / _FULL_WEIGHT, 0.0, 1.0)
+        need = (hole > 0) & (trust < 0.999)
+        if need.any():
+            # Inpaint from frame i's surroundings and what the samples did fill.
+            base = here.astype(np.float32)
+            base[hole > 0] = fill[hole > 0]
+            seed = np.clip(base + 0.5, 0, 255).astype(np.uint8)
+            painted = _inpaint(seed, need.astype(np.uint8), params.inpaint)
+            fill = fill * trust[..., None] + painted.astype(np.float32) * (1 - trust[..., None])
+        fill_u8 = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
+        out = frame.copy()
+        out[box.slices] = blend(here, fill_u8, hole_soft)
+        return out
+
+
+def _obstruction(
+    clip: FrameContext, index: int, box: Box | None = None, exclude: int | None = None
+) -> np.ndarray:
+    """Union of every object's matte at ``index`` (float32), optionally cropped to ``box``."""
+    out: np.ndarray | None = None
+    for obj in clip.objects:
+        if obj == exclude:
+            continue
+        m = clip.matte(obj, index)
+        if m is None:
+            continue
+        m = m if box is None else m[box.slices]
+        out = m.copy() if out is None else np.maximum(out, m)
+    if out is None:
+        h, w = clip.frame(index).shape[:2] if box is None else (box.height, box.width)
+        out = np.zeros((h, w), np.float32)
+    return out
+
