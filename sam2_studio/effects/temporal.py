@@ -1,22 +1,29 @@
 """Temporal matte smoothing that calms edge chatter without smearing moving objects.
 
 A plain average of neighbouring mattes leaves a ghost trail behind anything that moves:
-for a car crossing at 40 px/frame, a ±2 frame average puts a 40 % copy of the car where it
+for a car crossing at 30 px/frame, a ±2 frame average puts a 30 % copy of the car where it
 was two frames ago. Two things stop that here:
 
-- motion compensation: each neighbour's matte (and frame) is shifted by the object's own
-  displacement, measured as the change of the matte's centroid, so the shapes are averaged
-  in the object's frame of reference, not the screen's;
-- a colour gate: a neighbour's vote counts at a pixel only where its shifted frame looks like
-  this frame there (weight ``exp(-(Δ/τ)²)`` on the mean absolute RGB difference Δ). Where the
-  shift does not explain the motion (a swinging arm, an object turning, another object
-  passing) the colours disagree and this frame's own matte wins.
+- motion compensation, in two layers: the object's motion from frame ``i`` to a neighbour
+  is measured on the image (corners inside the object tracked with Lucas–Kanade, a
+  similarity transform fitted with RANSAC; the matte's centroid shift when the object has
+  too little texture), and so is the background's around it. Each neighbour's matte is
+  warped by the object's motion, so shapes are averaged in the object's frame of
+  reference, not the screen's: it can move, turn and grow without trailing;
+- a colour gate: a neighbour's vote counts at a pixel only where its frame, warped the
+  same way, looks like this frame there (weight ``exp(-(Δ/τ)²)`` on the mean absolute RGB
+  difference Δ). A vote for "object" must match through the object's motion (the same
+  point of the object); a vote for "background" may match through either motion (the
+  background does not move with the object). Where no motion explains a change — an arm
+  swinging, another object passing, a mask error in one frame — the colours disagree and
+  this frame's own matte wins.
 
-The result: a still or steadily moving object's edge is the average of several frames'
-edges (chatter falls roughly by the square root of the number of frames that agree), while
-a part that really moved keeps its current position. Where the object and its surroundings
-share a colour the gate cannot tell them apart, and a non-rigid motion there is softened
-over the window; keep the radius small (1–2 frames) for such shots.
+So a steadily moving object's edge becomes the consensus of several frames (chatter
+flicker falls roughly with the number of frames that agree, and the majority fixes
+one-frame errors), while a part that really changed keeps this frame's shape. Where the
+object and its surroundings share a colour the gate cannot tell them apart, and a
+non-rigid motion there is softened over the window: keep the radius at 1–2 frames for
+such shots.
 """
 
 from __future__ import annotations
@@ -30,22 +37,59 @@ from sam2_studio.effects.context import Box, nonzero_box
 
 # Colour difference (0..255 scale, mean of R, G, B) at which a neighbour's vote falls to 1/e.
 COLOUR_TOLERANCE = 18.0
+_MIN_POINTS = 8
+_SEARCH = 32  # px around the object searched for background corners
 
 
-def _centroid(matte: np.ndarray, box: Box) -> tuple[float, float] | None:
+def _centroid(matte: np.ndarray, box: Box) -> tuple[float, float]:
     m = cv2.moments(matte[box.slices], binaryImage=False)
-    if m["m00"] <= 1e-6:
-        return None
     return box.x0 + m["m10"] / m["m00"], box.y0 + m["m01"] / m["m00"]
 
 
-def _shifted(image: np.ndarray, dx: float, dy: float, box: Box, border: int) -> np.ndarray:
-    """The part of ``image`` that lands in ``box`` after moving it by (dx, dy)."""
-    warp = np.float32([[1, 0, box.x0 - dx], [0, 1, box.y0 - dy]])
+def _track(
+    grey_i: np.ndarray, grey_j: np.ndarray, where: np.ndarray, region: Box, guess: np.ndarray
+) -> np.ndarray | None:
+    """A 2×3 similarity taking frame ``i`` coordinates to frame ``j``, from corners of ``i``
+    inside ``where`` (a mask of ``region``); ``guess`` is where to start looking."""
+    pts = cv2.goodFeaturesToTrack(grey_i[region.slices], 150, 0.01, 5, mask=where, blockSize=5)
+    if pts is None or len(pts) < _MIN_POINTS:
+        return None
+    pts = pts + np.float32([region.x0, region.y0])
+    start = cv2.transform(pts, guess)
+    lk = {"winSize": (15, 15), "maxLevel": 2}
+    fwd, st1, _ = cv2.calcOpticalFlowPyrLK(
+        grey_i, grey_j, pts, start, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
+    )
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(
+        grey_j, grey_i, fwd, pts.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
+    )
+    ok = (st1[:, 0] == 1) & (st2[:, 0] == 1)
+    ok &= np.linalg.norm((back - pts).reshape(-1, 2), axis=1) < 1.0
+    if ok.sum() < _MIN_POINTS:
+        return None
+    M, inliers = cv2.estimateAffinePartial2D(pts[ok], fwd[ok], method=cv2.RANSAC, ransacReprojThreshold=1.5)
+    if M is None or inliers.sum() < _MIN_POINTS:
+        return None
+    return M
+
+
+def _warped(image: np.ndarray, M: np.ndarray, box: Box, border: int) -> np.ndarray:
+    """Frame ``j``'s ``image`` seen in frame ``i``'s ``box`` (``M``: ``i`` → ``j`` coordinates)."""
+    at_box = M @ np.array([[1, 0, box.x0], [0, 1, box.y0], [0, 0, 1]], np.float64)
     return cv2.warpAffine(
-        image, warp, (box.width, box.height),
+        image, at_box, (box.width, box.height),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=border,
     )  # fmt: skip
+
+
+def _mapped_box(box: Box, M: np.ndarray, shape: tuple[int, ...]) -> Box:
+    """Frame ``j``'s ``box`` in frame ``i`` coordinates (``M``: ``i`` → ``j``)."""
+    inv = cv2.invertAffineTransform(M)
+    corners = np.float32([[box.x0, box.y0], [box.x1, box.y0], [box.x0, box.y1], [box.x1, box.y1]])
+    pts = cv2.transform(corners.reshape(-1, 1, 2), inv).reshape(-1, 2)
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+    return Box(max(0, y0), min(shape[0], y1), max(0, x0), min(shape[1], x1))
 
 
 def smooth(
@@ -68,45 +112,60 @@ def smooth(
     here_box = nonzero_box(here)
     if here_box is None:
         return here
+    shape = here.shape
     centre = _centroid(here, here_box)
-    assert centre is not None
+    grey_i = cv2.cvtColor(frame_at(index), cv2.COLOR_RGB2GRAY)
+    region = here_box.grown(_SEARCH, shape)
+    solid = (here[region.slices] >= 0.5).astype(np.uint8)
+    kernel = np.ones((5, 5), np.uint8)
+    on_object = cv2.erode(solid, kernel) * 255
+    around = (1 - cv2.dilate(solid, kernel)) * 255
 
     neighbours = []
     work = here_box
     for j in range(max(0, index - radius), min(count, index + radius + 1)):
-        if j == index:
-            continue
-        m = matte_at(j)
+        m = None if j == index else matte_at(j)
         box = None if m is None else nonzero_box(m)
         if box is None:
-            continue  # absent there: it says nothing about this frame's edge
-        c = _centroid(m, box)
-        assert c is not None
-        dx, dy = centre[0] - c[0], centre[1] - c[1]
-        moved = Box(
-            int(np.floor(box.y0 + dy)), int(np.ceil(box.y1 + dy)),
-            int(np.floor(box.x0 + dx)), int(np.ceil(box.x1 + dx)),
-        )  # fmt: skip
-        work = work.union(moved)
+            continue  # this frame, or absent there: nothing to say about this frame's edge
+        cx, cy = _centroid(m, box)
+        shift = np.float64([[1, 0, cx - centre[0]], [0, 1, cy - centre[1]]])
+        frame_j = frame_at(j)
+        grey_j = cv2.cvtColor(frame_j, cv2.COLOR_RGB2GRAY)
+        obj_motion = _track(grey_i, grey_j, on_object, region, shift)
+        if obj_motion is None:
+            obj_motion = shift
+        bg_motion = _track(grey_i, grey_j, around, region, np.float64([[1, 0, 0], [0, 1, 0]]))
+        work = work.union(_mapped_box(box, obj_motion, shape))
         weight = 1.0 - abs(j - index) / (radius + 1.0)
-        neighbours.append((j, m, dx, dy, weight))
+        neighbours.append((m, frame_j, obj_motion, bg_motion, weight))
     if not neighbours:
         return here
 
-    work = work.grown(2, here.shape)
-    frame_here = frame_at(index)[work.slices]
-    ref = cv2.GaussianBlur(frame_here, (0, 0), 1.0).astype(np.float32)
+    work = work.grown(2, shape)
+    ref = _smoothed(frame_at(index)[work.slices])
     total = here[work.slices].copy()
     weights = np.ones(total.shape, np.float32)
-    inv_tol = np.float32(1.0 / (3.0 * tolerance))
-    for j, m, dx, dy, weight in neighbours:
-        m_j = _shifted(m, dx, dy, work, cv2.BORDER_CONSTANT)
-        f_j = _shifted(frame_at(j), dx, dy, work, cv2.BORDER_REPLICATE)
-        diff = cv2.absdiff(ref, cv2.GaussianBlur(f_j, (0, 0), 1.0).astype(np.float32))
-        delta = cv2.transform(diff, np.full((1, 3), inv_tol, np.float32))  # mean Δ / τ
-        gate = np.exp(-(delta * delta)) * np.float32(weight)
-        total += gate * m_j
+    scale = np.full((1, 3), 1.0 / (3.0 * tolerance), np.float32)
+
+    def agreement(frame_j: np.ndarray, M: np.ndarray) -> np.ndarray:
+        seen = _warped(frame_j, M, work, cv2.BORDER_REPLICATE)
+        delta = cv2.transform(cv2.absdiff(ref, _smoothed(seen)), scale)  # mean |Δ| / τ
+        return np.exp(-(delta * delta))
+
+    for m, frame_j, obj_motion, bg_motion, weight in neighbours:
+        vote = _warped(m, obj_motion, work, cv2.BORDER_CONSTANT)
+        same_point = agreement(frame_j, obj_motion)
+        same_place = same_point if bg_motion is None else agreement(frame_j, bg_motion)
+        gate = vote * same_point + (1.0 - vote) * np.maximum(same_point, same_place)
+        gate *= np.float32(weight)
+        total += gate * vote
         weights += gate
     out = np.zeros_like(here)
     out[work.slices] = total / weights
     return out
+
+
+def _smoothed(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB with sensor noise and JPEG blocks softened, for colour comparisons."""
+    return cv2.GaussianBlur(rgb, (0, 0), 1.0).astype(np.float32)
