@@ -68,6 +68,10 @@ class InMemoryClip:
         seq = self._mattes.get(obj)
         return None if seq is None else seq[index]
 
+    def set_matte(self, obj: int, index: int, matte: np.ndarray | None) -> None:
+        """Replace one matte (tell the renderer with ``invalidate``)."""
+        self._mattes.setdefault(obj, [None] * len(self._frames))[index] = matte
+
 
 class Box(NamedTuple):
     """A pixel rectangle, half-open: rows ``y0:y1``, columns ``x0:x1``."""
