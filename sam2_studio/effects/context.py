@@ -117,8 +117,12 @@ class Box(NamedTuple):
 
 def nonzero_box(mask: np.ndarray) -> Box | None:
     """The bounding box of a mask's non-zero pixels, or ``None`` when it is empty."""
-    if mask.dtype != np.uint8:
-        mask = (mask > 0).view(np.uint8) if mask.dtype == bool else (mask > 0).astype(np.uint8)
+    if mask.dtype == bool:
+        mask = mask.view(np.uint8)
+    elif mask.dtype == np.float32:
+        mask = cv2.compare(mask, 0.0, cv2.CMP_GT)  # one vectorised pass
+    elif mask.dtype != np.uint8:
+        mask = (mask > 0).view(np.uint8)
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
         return None
@@ -137,9 +141,9 @@ def as_matte(matte: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | N
     if m.dtype == bool:
         m = m.astype(np.float32)
     elif m.dtype == np.uint8:
-        m = m.astype(np.float32) * np.float32(1 / 255)
+        m = np.multiply(m, np.float32(1 / 255), dtype=np.float32)
     elif m.dtype == np.uint16:
-        m = m.astype(np.float32) * np.float32(1 / 65535)
+        m = np.multiply(m, np.float32(1 / 65535), dtype=np.float32)
     else:
         m = np.clip(m.astype(np.float32, copy=False), 0.0, 1.0)
     h, w = shape[:2]

@@ -55,7 +55,7 @@ class Cutout(Effect):
         sigma = params.strength
         return composite(
             frame, matte, ctx.box, ctx.outside,
-            lambda img, at: held_out_blur(img, matte[at.slices], sigma),
+            lambda img, at: held_out_blur(img, matte[at.slices], sigma, ctx.box),
         )  # fmt: skip
 
 

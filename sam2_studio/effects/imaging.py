@@ -90,36 +90,52 @@ def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
     return _expand(small, image.shape)
 
 
-def held_out_blur(image: np.ndarray, keep: np.ndarray, sigma: float) -> np.ndarray:
-    """Blur ``image`` from the pixels where ``keep`` ≥ 0.5 only (normalised convolution).
+def held_out_blur(
+    image: np.ndarray, keep: np.ndarray, sigma: float, partial: Box | None = None
+) -> np.ndarray:
+    """Blur ``image`` from its kept pixels only: normalised convolution weighted by ``keep``.
 
     Blurring a background this way does not smear the object's colours into a halo around
-    it, and blurring an object does not pull the background in. Where no kept pixel is
-    within reach the plain blur is used.
+    it, and blurring an object does not pull the background in. Where nothing is kept
+    within reach the result is black; ``keep`` is 0 there, so it never shows when the
+    result is composited through ``keep``. ``partial``, if given, says ``keep`` is 1
+    everywhere outside that box (a background), which saves most of the work.
     """
     if sigma <= 0.0:
         return image.copy()
     k = _reduction(sigma)
-    inside = (keep >= 0.5).astype(np.uint8)
-    masked = cv2.bitwise_and(image, image, mask=inside)
-    if k > 1:
-        masked = _shrink(masked, k)
-        weight = _shrink(inside.astype(np.float32), k)
+    keep = np.ascontiguousarray(keep, dtype=np.float32)
+    h, w = keep.shape
+    if partial is not None and k > 1 and h % k == 0 and w % k == 0:
+        # Shrinking averages exact k×k blocks: weight only the blocks around the box.
+        weighted = _shrink(image, k)
+        small_keep = np.ones(weighted.shape[:2], np.float32)
+        b = Box(partial.y0 // k, -(-partial.y1 // k), partial.x0 // k, -(-partial.x1 // k))
+        full = Box(b.y0 * k, b.y1 * k, b.x0 * k, b.x1 * k)
+        weighted[b.slices] = _shrink(_scaled(image[full.slices], keep[full.slices]), k)
+        small_keep[b.slices] = _shrink(keep[full.slices], k)
+        keep = small_keep
     else:
-        weight = inside.astype(np.float32)
+        if partial is None:
+            weighted = _scaled(image, keep)
+        else:
+            weighted = image.copy()
+            weighted[partial.slices] = _scaled(image[partial.slices], keep[partial.slices])
+        if k > 1:
+            weighted, keep = _shrink(weighted, k), _shrink(keep, k)
     s = sigma / k
-    num = cv2.GaussianBlur(masked.astype(np.float32), (0, 0), s, borderType=cv2.BORDER_REFLECT)
-    den = cv2.GaussianBlur(weight, (0, 0), s, borderType=cv2.BORDER_REFLECT)
+    num = cv2.GaussianBlur(weighted.astype(np.float32), (0, 0), s, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(keep, (0, 0), s, borderType=cv2.BORDER_REFLECT)
     # The ratio is as smooth as the blur, so it is formed at the reduced size.
-    out = num / np.maximum(den, 1e-3)[..., None]
-    empty = den <= 1e-3
-    if empty.any():
-        plain = cv2.GaussianBlur(
-            _shrink(image, k).astype(np.float32), (0, 0), s, borderType=cv2.BORDER_REFLECT
-        )
-        out[empty] = plain[empty]
+    out = num / np.maximum(den, 1e-4)[..., None]
     out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return _expand(out, image.shape) if k > 1 else out
+
+
+def _scaled(image: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """image × weight per pixel, in one vectorised uint8 pass."""
+    w = np.ascontiguousarray(weight)
+    return cv2.blendLinear(np.ascontiguousarray(image), np.zeros_like(image), w, 1.0 - w)
 
 
 def to_u8(matte: np.ndarray) -> np.ndarray:

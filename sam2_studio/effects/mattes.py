@@ -98,8 +98,24 @@ class RefinedClip:
 
     def matte(self, obj: int, index: int) -> np.ndarray | None:
         """The refined matte (float32 0..1, frame size) or ``None`` where the object has none."""
+        if self.params(obj).is_identity:
+            return self._source(obj, index)
         present, item = self.refined(obj, index)
         return _expand(item, self.shape) if present else None
+
+    def full(self, obj: int, index: int) -> tuple[np.ndarray, Box] | None:
+        """The refined matte at frame size and the box of its non-zero pixels, or ``None``
+        where the object is absent or its matte empty (what the renderer needs)."""
+        if self.params(obj).is_identity:
+            raw = self.source.matte(obj, index)
+            if raw is None:
+                return None
+            m = as_matte(raw, self.shape)
+            # The box of a uint8 or bool source is found without another pass over floats.
+            box = nonzero_box(raw if np.shape(raw) == m.shape else m)
+            return None if box is None else (m, box)
+        _, item = self.refined(obj, index)
+        return None if item is None else (_expand(item, self.shape), item[0])
 
     # -- refinement -----------------------------------------------------------------------
     @property

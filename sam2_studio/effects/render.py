@@ -74,14 +74,8 @@ class _Frame:
 
     def object(self, obj: int) -> tuple[np.ndarray, Box] | None:
         if obj not in self._full:
-            present, item = self.mattes.refined(obj, self.index)
-            if not present or item is None:
-                self._full[obj] = None
-            else:
-                box, crop = item
-                full = np.zeros(self.shape, np.float32)
-                full[box.slices] = crop
-                self._full[obj] = (_readonly(full), box)
+            got = self.mattes.full(obj, self.index)
+            self._full[obj] = None if got is None else (_readonly(got[0]), got[1])
         return self._full[obj]
 
     def background(self, held: frozenset[int]) -> tuple[np.ndarray, Box | None]:
@@ -95,7 +89,7 @@ class _Frame:
                     continue
                 m, b = got
                 box = b.union(box)
-                union = m.copy() if union is None else cv2.max(union, m)
+                union = m if union is None else cv2.max(union, m)
             region = np.ones(self.shape, np.float32) if union is None else 1.0 - union
             self._backgrounds[held] = (_readonly(region), box)
         return self._backgrounds[held]

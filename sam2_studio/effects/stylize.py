@@ -104,8 +104,11 @@ class Blur(Effect):
         sigma = params.strength
         if params.hold_out:
 
+            # On a background the matte is 1 outside the objects' box.
+            partial = ctx.box if ctx.outside > 0.0 else None
+
             def render(img: np.ndarray, at: Box) -> np.ndarray:
-                return held_out_blur(img, matte[at.slices], sigma)
+                return held_out_blur(img, matte[at.slices], sigma, partial)
 
         else:
 

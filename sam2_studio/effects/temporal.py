@@ -39,6 +39,36 @@ from sam2_studio.effects.context import Box, nonzero_box
 COLOUR_TOLERANCE = 18.0
 _MIN_POINTS = 8
 _SEARCH = 32  # px around the object searched for background corners
+_REACH = 48  # px of motion (beyond the first guess) that tracking can follow
+_TRACK_WIDTH = 960  # motion is measured on frames no wider than this
+
+
+class _Scale:
+    """Between full-size coordinates and the reduced size motion is measured at."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        h, w = shape[:2]
+        self.s = s = min(1.0, _TRACK_WIDTH / w)
+        self.size = (max(1, round(w * s)), max(1, round(h * s)))
+        self._down = np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5], [0, 0, 1]])
+        self._up = np.linalg.inv(self._down)
+
+    def grey(self, rgb: np.ndarray) -> np.ndarray:
+        g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        return g if self.s == 1.0 else cv2.resize(g, self.size, interpolation=cv2.INTER_AREA)
+
+    def box(self, box: Box) -> Box:
+        s = self.s
+        return Box(
+            int(box.y0 * s), min(self.size[1], int(np.ceil(box.y1 * s))),
+            int(box.x0 * s), min(self.size[0], int(np.ceil(box.x1 * s))),
+        )  # fmt: skip
+
+    def small(self, M: np.ndarray) -> np.ndarray:
+        return (self._down @ np.vstack([M, [0, 0, 1]]) @ self._up)[:2]
+
+    def full(self, M: np.ndarray | None) -> np.ndarray | None:
+        return None if M is None else (self._up @ np.vstack([M, [0, 0, 1]]) @ self._down)[:2]
 
 
 def _centroid(matte: np.ndarray, box: Box) -> tuple[float, float]:
@@ -46,28 +76,43 @@ def _centroid(matte: np.ndarray, box: Box) -> tuple[float, float]:
     return box.x0 + m["m10"] / m["m00"], box.y0 + m["m01"] / m["m00"]
 
 
-def _track(
-    grey_i: np.ndarray, grey_j: np.ndarray, where: np.ndarray, region: Box, guess: np.ndarray
-) -> np.ndarray | None:
-    """A 2×3 similarity taking frame ``i`` coordinates to frame ``j``, from corners of ``i``
-    inside ``where`` (a mask of ``region``); ``guess`` is where to start looking."""
-    pts = cv2.goodFeaturesToTrack(grey_i[region.slices], 150, 0.01, 5, mask=where, blockSize=5)
+def _corners(grey: np.ndarray, where: np.ndarray, region: Box) -> np.ndarray | None:
+    """Trackable corners of ``grey`` inside ``where`` (a mask of ``region``), frame coordinates."""
+    pts = cv2.goodFeaturesToTrack(grey[region.slices], 80, 0.01, 5, mask=where, blockSize=5)
     if pts is None or len(pts) < _MIN_POINTS:
         return None
-    pts = pts + np.float32([region.x0, region.y0])
+    return pts + np.float32([region.x0, region.y0])
+
+
+def _track(
+    grey_i: np.ndarray, grey_j: np.ndarray, pts: np.ndarray | None, guess: np.ndarray
+) -> np.ndarray | None:
+    """A 2×3 similarity taking frame ``i`` coordinates to frame ``j``, fitted to ``pts``
+    tracked from ``i`` into ``j`` starting where ``guess`` puts them."""
+    if pts is None:
+        return None
     start = cv2.transform(pts, guess)
-    lk = {"winSize": (15, 15), "maxLevel": 2}
-    fwd, st1, _ = cv2.calcOpticalFlowPyrLK(
-        grey_i, grey_j, pts, start, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
-    )
+    # Track inside the box the points can reach, not over the whole frame.
+    both = np.concatenate([pts, start]).reshape(-1, 2)
+    (x0, y0), (x1, y1) = both.min(axis=0) - _REACH, both.max(axis=0) + _REACH
+    h, w = grey_i.shape
+    x0, y0 = max(0, int(x0)), max(0, int(y0))
+    x1, y1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
+    at = np.float32([x0, y0])
+    a, b = grey_i[y0:y1, x0:x1], grey_j[y0:y1, x0:x1]
+    p, q = pts - at, start - at
+    lk = {"winSize": (15, 15), "maxLevel": 3}
+    fwd, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p, q, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
     back, st2, _ = cv2.calcOpticalFlowPyrLK(
-        grey_j, grey_i, fwd, pts.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
+        b, a, fwd, p.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
     )
     ok = (st1[:, 0] == 1) & (st2[:, 0] == 1)
-    ok &= np.linalg.norm((back - pts).reshape(-1, 2), axis=1) < 1.0
+    ok &= np.linalg.norm((back - p).reshape(-1, 2), axis=1) < 1.0
     if ok.sum() < _MIN_POINTS:
         return None
-    M, inliers = cv2.estimateAffinePartial2D(pts[ok], fwd[ok], method=cv2.RANSAC, ransacReprojThreshold=1.5)
+    M, inliers = cv2.estimateAffinePartial2D(
+        pts[ok], fwd[ok] + at, method=cv2.RANSAC, ransacReprojThreshold=1.5
+    )
     if M is None or inliers.sum() < _MIN_POINTS:
         return None
     return M
@@ -114,12 +159,16 @@ def smooth(
         return here
     shape = here.shape
     centre = _centroid(here, here_box)
-    grey_i = cv2.cvtColor(frame_at(index), cv2.COLOR_RGB2GRAY)
+    scale = _Scale(shape)
+    grey_i = scale.grey(frame_at(index))
     region = here_box.grown(_SEARCH, shape)
-    solid = (here[region.slices] >= 0.5).astype(np.uint8)
+    small = scale.box(region)
+    solid = cv2.resize(here[region.slices], (small.width, small.height), interpolation=cv2.INTER_AREA)
+    solid = (solid >= 0.5).astype(np.uint8)
     kernel = np.ones((5, 5), np.uint8)
-    on_object = cv2.erode(solid, kernel) * 255
-    around = (1 - cv2.dilate(solid, kernel)) * 255
+    on_object = _corners(grey_i, cv2.erode(solid, kernel) * 255, small)
+    around = _corners(grey_i, (1 - cv2.dilate(solid, kernel)) * 255, small)
+    still = np.float64([[1, 0, 0], [0, 1, 0]])
 
     neighbours = []
     work = here_box
@@ -131,11 +180,11 @@ def smooth(
         cx, cy = _centroid(m, box)
         shift = np.float64([[1, 0, cx - centre[0]], [0, 1, cy - centre[1]]])
         frame_j = frame_at(j)
-        grey_j = cv2.cvtColor(frame_j, cv2.COLOR_RGB2GRAY)
-        obj_motion = _track(grey_i, grey_j, on_object, region, shift)
+        grey_j = scale.grey(frame_j)
+        obj_motion = scale.full(_track(grey_i, grey_j, on_object, scale.small(shift)))
         if obj_motion is None:
             obj_motion = shift
-        bg_motion = _track(grey_i, grey_j, around, region, np.float64([[1, 0, 0], [0, 1, 0]]))
+        bg_motion = scale.full(_track(grey_i, grey_j, around, still))
         work = work.union(_mapped_box(box, obj_motion, shape))
         weight = 1.0 - abs(j - index) / (radius + 1.0)
         neighbours.append((m, frame_j, obj_motion, bg_motion, weight))
@@ -146,11 +195,11 @@ def smooth(
     ref = _smoothed(frame_at(index)[work.slices])
     total = here[work.slices].copy()
     weights = np.ones(total.shape, np.float32)
-    scale = np.full((1, 3), 1.0 / (3.0 * tolerance), np.float32)
+    per_channel = np.full((1, 3), 1.0 / (3.0 * tolerance), np.float32)
 
     def agreement(frame_j: np.ndarray, M: np.ndarray) -> np.ndarray:
         seen = _warped(frame_j, M, work, cv2.BORDER_REPLICATE)
-        delta = cv2.transform(cv2.absdiff(ref, _smoothed(seen)), scale)  # mean |Δ| / τ
+        delta = cv2.transform(cv2.absdiff(ref, _smoothed(seen)), per_channel)  # mean |Δ| / τ
         return np.exp(-(delta * delta))
 
     for m, frame_j, obj_motion, bg_motion, weight in neighbours:
