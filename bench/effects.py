@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,7 +30,6 @@ from sam2_studio.effects import (  # noqa: E402
     RefineParams,
     Registry,
     Renderer,
-    Target,
 )
 
 GOAL = 30.0
@@ -46,7 +44,9 @@ def load_clip(size: tuple[int, int]) -> InMemoryClip:
         bgr = cv2.resize(cv2.imread(str(path)), size, interpolation=cv2.INTER_CUBIC)
         frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         m = cv2.imread(str(root / "Annotations" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE)
-        masks.append(cv2.resize(m, size, interpolation=cv2.INTER_LINEAR))  # soft-ish edge, as upscaled
+        masks.append(
+            cv2.resize(m, size, interpolation=cv2.INTER_LINEAR)
+        )  # soft-ish edge, as upscaled
     if not frames:
         sys.exit(f"no frames in {root} (set SAM2_STUDIO_SHARED)")
     return InMemoryClip(frames, {1: masks})
@@ -73,7 +73,9 @@ def row(name: str, best: float, median: float, goal: bool) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--size", default="1920x1080")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=2.0)
@@ -130,8 +132,10 @@ def main() -> None:
         for i in range(count):
             r.render(i)
         rate = count / (time.perf_counter() - start)
-        print(f"{'remove (object), streaming':34s} {rate:8.1f}            first frame {first:.2f} s "
-              f"(camera motion of the whole window)")
+        print(
+            f"{'remove (object), streaming':34s} {rate:8.1f}            first frame {first:.2f} s "
+            f"(camera motion of the whole window)"
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sam2_studio.effects.plugin_api import Color, Effect, EffectContext, Target, gaussian, outline_alpha, param
+from sam2_studio.effects.plugin_api import (
+    Color,
+    Effect,
+    EffectContext,
+    Target,
+    gaussian,
+    outline_alpha,
+    param,
+)
 
 
 @dataclass(frozen=True)

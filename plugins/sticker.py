@@ -54,12 +54,17 @@ def star(colour: Color, size: int = 256) -> np.ndarray:
     c, outer, inner = size / 2, size * 0.47, size * 0.19
     angles = [-math.pi / 2 + k * math.pi / 5 for k in range(10)]
     pts = [
-        (c + (outer if k % 2 == 0 else inner) * math.cos(a), c + (outer if k % 2 == 0 else inner) * math.sin(a))
+        (
+            c + (outer if k % 2 == 0 else inner) * math.cos(a),
+            c + (outer if k % 2 == 0 else inner) * math.sin(a),
+        )
         for k, a in enumerate(angles)
     ]
     poly = np.round(np.array(pts) * 16).astype(np.int32)  # 4 fractional bits: smooth edges
     cv2.fillPoly(canvas, [poly], (*colour, 255), cv2.LINE_AA, shift=4)
-    cv2.polylines(canvas, [poly], True, (255, 255, 255, 255), max(1, size // 40), cv2.LINE_AA, shift=4)
+    cv2.polylines(
+        canvas, [poly], True, (255, 255, 255, 255), max(1, size // 40), cv2.LINE_AA, shift=4
+    )
     return canvas
 
 
@@ -95,11 +100,15 @@ class Sticker(Effect):
             path = Path(params.image)
             key = ("file", str(path), path.stat().st_mtime if path.exists() else None)
         if ctx.state.get("key") != key:
-            ctx.state["picture"] = star(params.colour) if not params.image else load_image(params.image)
+            ctx.state["picture"] = (
+                star(params.colour) if not params.image else load_image(params.image)
+            )
             ctx.state["key"] = key
         return ctx.state["picture"]
 
-    def _steady_box(self, params: StickerParams, ctx: EffectContext) -> tuple[float, float, float, float]:
+    def _steady_box(
+        self, params: StickerParams, ctx: EffectContext
+    ) -> tuple[float, float, float, float]:
         """Centre x, centre y, width, height of the object, averaged over nearby frames."""
         total = np.zeros(4)
         weights = 0.0
@@ -113,7 +122,9 @@ class Sticker(Effect):
             if box is None:
                 continue
             w = 1.0 - abs(j - ctx.index) / (n + 1.0)
-            total += w * np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2, box.width, box.height])
+            total += w * np.array(
+                [(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2, box.width, box.height]
+            )
             weights += w
         cx, cy, bw, bh = total / weights
         return cx, cy, bw, bh
@@ -139,7 +150,11 @@ class Sticker(Effect):
         at = Box(max(0, y0), min(H, y0 + h), max(0, x0), min(W, x0 + w))
         if at.height <= 0 or at.width <= 0:
             return frame
-        scaled = cv2.resize(picture, (w, h), interpolation=cv2.INTER_AREA if w < picture.shape[1] else cv2.INTER_LINEAR)
+        scaled = cv2.resize(
+            picture,
+            (w, h),
+            interpolation=cv2.INTER_AREA if w < picture.shape[1] else cv2.INTER_LINEAR,
+        )
         part = scaled[at.y0 - y0 : at.y1 - y0, at.x0 - x0 : at.x1 - x0]
         alpha = part[..., 3].astype(np.float32) * np.float32(params.opacity / 255)
         out = frame.copy()

@@ -41,16 +41,25 @@ class CameraMotion:
     def __init__(
         self,
         clip: FrameContext,
-        exclude: Callable[[int], np.ndarray | None] | None = None,
+        exclude: Callable[[int, np.ndarray, tuple[int, int]], np.ndarray] | None = None,
     ) -> None:
-        """``exclude(i)``: float mask of moving things in frame ``i`` (ignored when tracking)."""
+        """``exclude(i, warp, size)``: a float mask of the moving things in frame ``i``,
+        seen through ``warp`` (3×3, full size → working size) at ``size``; they are not
+        used to measure the camera's motion."""
         self.clip = clip
         self.exclude = exclude
         self._steps: dict[int, np.ndarray] = {}  # i -> H mapping frame i to frame i+1
         self._pairs: dict[tuple[int, int], np.ndarray] = {}  # (src, dst) -> refined H
         self._grey: dict[int, np.ndarray] = {}
+        self._corners: dict[int, np.ndarray | None] = {}
         h, w = clip.frame(0).shape[:2]
         self._down, self._up, self._size = _scaling(w, h)
+
+    @staticmethod
+    def _remember(store: dict, key: int, value: object, limit: int = 128) -> None:
+        if len(store) >= limit:
+            store.pop(next(iter(store)))
+        store[key] = value
 
     def _small(self, i: int) -> np.ndarray:
         g = self._grey.get(i)
@@ -59,9 +68,7 @@ class CameraMotion:
                 cv2.resize(self.clip.frame(i), self._size, interpolation=cv2.INTER_AREA),
                 cv2.COLOR_RGB2GRAY,
             )
-            if len(self._grey) > 64:
-                self._grey.pop(next(iter(self._grey)))
-            self._grey[i] = g
+            self._remember(self._grey, i, g)
         return g
 
     def _step(self, i: int) -> np.ndarray:
@@ -72,26 +79,30 @@ class CameraMotion:
             self._steps[i] = H
         return H
 
-    def _mask(self, i: int) -> np.ndarray:
-        """Where features may be taken in frame ``i``: not on (or next to) an object."""
-        mask = np.full(self._size[::-1], 255, np.uint8)
-        if self.exclude is not None:
-            moving = self.exclude(i)
-            if moving is not None:
-                moving = cv2.resize(moving, self._size, interpolation=cv2.INTER_AREA)
-                mask[cv2.dilate((moving > 0.01).astype(np.uint8), np.ones((7, 7))) > 0] = 0
-        return mask
+    def _features(self, i: int) -> np.ndarray | None:
+        """Corners of frame ``i`` worth tracking: not on (or next to) a moving object."""
+        if i not in self._corners:
+            mask = None
+            if self.exclude is not None:
+                moving = self.exclude(i, self._down, self._size)
+                mask = np.where(cv2.dilate(moving, np.ones((7, 7))) > 0.01, 0, 255).astype(np.uint8)
+            pts = cv2.goodFeaturesToTrack(self._small(i), 300, 0.01, 6, mask=mask, blockSize=5)
+            self._remember(self._corners, i, None if pts is None or len(pts) < _MIN_POINTS else pts)
+        return self._corners[i]
 
     def _fit(self, a: int, b: int, guess: np.ndarray | None) -> np.ndarray:
         """Working-size homography from frame ``a`` to ``b`` (from ``guess`` if given)."""
         ga, gb = self._small(a), self._small(b)
-        pts = cv2.goodFeaturesToTrack(ga, 400, 0.01, 6, mask=self._mask(a), blockSize=5)
-        if pts is None or len(pts) < _MIN_POINTS:
+        pts = self._features(a)
+        if pts is None:
             return np.eye(3) if guess is None else guess
         flags, start = 0, None
         if guess is not None:
             flags, start = cv2.OPTFLOW_USE_INITIAL_FLOW, cv2.perspectiveTransform(pts, guess)
-        lk = {"winSize": (21, 21), "maxLevel": 3 if guess is None else 1}
+        lk = {
+            "winSize": (21, 21) if guess is None else (15, 15),
+            "maxLevel": 3 if guess is None else 1,
+        }
         fwd, st1, _ = cv2.calcOpticalFlowPyrLK(ga, gb, pts, start, flags=flags, **lk)
         back, st2, _ = cv2.calcOpticalFlowPyrLK(
             gb, ga, fwd, pts.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk

@@ -146,4 +146,3 @@ class Colorize(Effect):
         self, frame: np.ndarray, matte: np.ndarray, params: ColorizeParams, ctx: EffectContext
     ) -> np.ndarray:
         return composite(frame, matte, ctx.box, ctx.outside, lambda img, _at: colorize(img, params))
-

@@ -165,8 +165,7 @@ class RefinedClip:
         """``(present, (box, crop) or None)``: the refined matte in its compact form."""
         p = self.params(obj)
         if p.is_identity:
-            m = self._source(obj, index)
-            return m is not None, _store(m)
+            return self._reshaped(obj, index)  # the source matte, cropped and cached
         key = ("refined", obj, index)
         entry = self._cache.get(key)
         if entry is not None:

@@ -155,7 +155,9 @@ class Registry:
             return f"plugin {info.plugin!r} is disabled: {self._disabled[info.plugin].message}"
         return None
 
-    def entry(self, effect_id: str, target: Target | str | None = None, **params: Any) -> EffectEntry:
+    def entry(
+        self, effect_id: str, target: Target | str | None = None, **params: Any
+    ) -> EffectEntry:
         """A stack entry for an effect with some parameters changed from their defaults."""
         cls = self.get(effect_id)
         if cls is None:
@@ -166,7 +168,9 @@ class Registry:
         return EffectEntry(effect_id, P.updated(cls.Params(), **params), chosen)
 
     # -- registration ---------------------------------------------------------------------
-    def register(self, cls: type[Effect], plugin: str | None = None, source: str = "built-in") -> None:
+    def register(
+        self, cls: type[Effect], plugin: str | None = None, source: str = "built-in"
+    ) -> None:
         """Add an effect; EffectError if it is invalid or its id is taken."""
         if not (isinstance(cls, type) and issubclass(cls, Effect)):
             raise EffectError(f"{cls!r} is not an Effect subclass")

@@ -26,14 +26,16 @@ import cv2
 import numpy as np
 
 from sam2_studio.effects.alignment import CameraMotion
-from sam2_studio.effects.context import Box, FrameContext
+from sam2_studio.effects.context import Box, FrameContext, as_matte, nonzero_box
 from sam2_studio.effects.effect import Effect, EffectContext, Target
 from sam2_studio.effects.imaging import blend
 from sam2_studio.effects.params import param
 from sam2_studio.effects.refine import grow
 
 _RING = 12  # px around the hole used to judge samples and match exposure
-_MATCH_TOLERANCE = 10.0  # ring error (median abs RGB difference) above the best sample's for weight 1/e
+_MATCH_TOLERANCE = (
+    10.0  # ring error (median abs RGB difference) above the best sample's for weight 1/e
+)
 _FULL_WEIGHT = 0.5  # total sample weight from which the temporal fill is fully trusted
 _INPAINT_SIZE = 256  # longest side of the hole's box when inpainting
 
@@ -126,7 +128,7 @@ class ObjectRemoval(Effect):
         motion = ctx.state.get("motion")
         if motion is None or motion.clip is not ctx.clip:
             clip = ctx.clip
-            motion = CameraMotion(clip, lambda i: _obstruction(clip, i))
+            motion = CameraMotion(clip, lambda i, warp, size: _objects_seen(clip, i, warp, size))
             ctx.state["motion"] = motion
         return motion
 
@@ -145,7 +147,8 @@ class ObjectRemoval(Effect):
         here = frame[box.slices]
 
         # What frame i itself shows of the background around the hole (other objects excluded).
-        others = _obstruction(ctx.clip, ctx.index, box, exclude=ctx.obj)
+        size = (box.width, box.height)
+        others = _objects_seen(ctx.clip, ctx.index, _translated(np.eye(3), box), size, ctx.obj)
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _RING + 1,) * 2)
         ring_zone = cv2.dilate(hole, disc)
         ring = ((ring_zone > 0) & (hole == 0) & (others < 0.02)).astype(np.float32)
@@ -157,20 +160,20 @@ class ObjectRemoval(Effect):
         kernel = cv2.getStructuringElement(
             cv2.MORPH_ELLIPSE, (2 * int(math.ceil(params.expand)) + 3,) * 2
         )
+        ones = ctx.state.get("ones")
+        if ones is None or ones.shape != frame.shape[:2]:
+            ones = ctx.state["ones"] = np.ones(frame.shape[:2], np.uint8)
         warped = []
         for j in sample_frames(ctx.index, len(ctx.clip), params.search, params.samples):
             H = np.eye(3) if motion is None else motion.homography(j, ctx.index)
             warp = _translated(H, box)
-            size = (box.width, box.height)
             src = cv2.warpPerspective(
                 ctx.clip.frame(j), warp, size,
                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
             )  # fmt: skip
             # Visible background: inside frame j and not covered by any object (grown).
-            inside = cv2.warpPerspective(
-                np.ones(frame.shape[:2], np.uint8), warp, size, flags=cv2.INTER_NEAREST
-            )
-            covered = cv2.warpPerspective(_obstruction(ctx.clip, j), warp, size)
+            inside = cv2.warpPerspective(ones, warp, size, flags=cv2.INTER_NEAREST)
+            covered = _objects_seen(ctx.clip, j, warp, size)
             covered = cv2.dilate((covered > 0.02).astype(np.uint8), kernel)
             visible = ((inside > 0) & (covered == 0)).astype(np.uint8)
             vis = cv2.erode(visible, np.ones((3, 3))).astype(np.float32)
@@ -188,7 +191,9 @@ class ObjectRemoval(Effect):
         errors = [e for _, _, _, e in warped if e is not None]
         best = min(errors, default=0.0)
         for j, src, vis, err in warped:
-            match = 0.5 if err is None else math.exp(-((max(0.0, err - best) / _MATCH_TOLERANCE) ** 2))
+            match = (
+                0.5 if err is None else math.exp(-((max(0.0, err - best) / _MATCH_TOLERANCE) ** 2))
+            )
             w = math.exp(-0.5 * ((j - ctx.index) / sigma_t) ** 2) * match
             if w < 1e-3:
                 continue
@@ -217,21 +222,41 @@ class ObjectRemoval(Effect):
         return out
 
 
-def _obstruction(
-    clip: FrameContext, index: int, box: Box | None = None, exclude: int | None = None
+def _crop(clip: FrameContext, obj: int, index: int) -> tuple[Box, np.ndarray] | None:
+    """An object's matte cropped to its box (cheap from a RefinedClip's cache)."""
+    refined = getattr(clip, "refined", None)
+    if refined is not None:
+        return refined(obj, index)[1]
+    m = clip.matte(obj, index)
+    if m is None:
+        return None
+    m = as_matte(m, m.shape)
+    box = nonzero_box(m)
+    return None if box is None else (box, m[box.slices])
+
+
+def _objects_seen(
+    clip: FrameContext,
+    index: int,
+    warp: np.ndarray,
+    size: tuple[int, int],
+    exclude: int | None = None,
 ) -> np.ndarray:
-    """Union of every object's matte at ``index`` (float32), optionally cropped to ``box``."""
-    out: np.ndarray | None = None
+    """Union of the objects' mattes at frame ``index`` seen through ``warp`` (3×3, frame
+    coordinates → output) in an output of ``size`` (width, height)."""
+    out = np.zeros((size[1], size[0]), np.float32)
     for obj in clip.objects:
         if obj == exclude:
             continue
-        m = clip.matte(obj, index)
-        if m is None:
+        item = _crop(clip, obj, index)
+        if item is None:
             continue
-        m = m if box is None else m[box.slices]
-        out = m.copy() if out is None else np.maximum(out, m)
-    if out is None:
-        h, w = clip.frame(index).shape[:2] if box is None else (box.height, box.width)
-        out = np.zeros((h, w), np.float32)
+        box, m = item
+        seen = cv2.warpPerspective(m, _moved(warp, box), size, flags=cv2.INTER_LINEAR)
+        cv2.max(out, seen, dst=out)
     return out
 
+
+def _moved(warp: np.ndarray, box: Box) -> np.ndarray:
+    """``warp`` for an image whose origin is ``box``'s corner."""
+    return warp @ np.array([[1, 0, box.x0], [0, 1, box.y0], [0, 0, 1]], float)

@@ -126,7 +126,9 @@ class Renderer:
         return self.mattes.source
 
     # -- the document ---------------------------------------------------------------------
-    def set_stacks(self, stacks: Mapping[int, ObjectStack], order: Sequence[int] | None = None) -> None:
+    def set_stacks(
+        self, stacks: Mapping[int, ObjectStack], order: Sequence[int] | None = None
+    ) -> None:
         """Replace every stack (objects missing from ``stacks`` get none) and the layer order."""
         for obj in set(self._stacks) - set(stacks):
             self.mattes.set_params(obj, ObjectStack().refine)

@@ -47,7 +47,9 @@ class EffectEntry:
             "target": self.target.value,
             "enabled": self.enabled,
             "mix": self.mix,
-            "params": dict(self.params) if isinstance(self.params, dict) else P.to_dict(self.params),
+            "params": dict(self.params)
+            if isinstance(self.params, dict)
+            else P.to_dict(self.params),
         }
 
     @classmethod

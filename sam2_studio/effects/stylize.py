@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from sam2_studio.effects.context import Box
-from sam2_studio.effects.effect import Effect, EffectContext, Target
+from sam2_studio.effects.effect import Effect, EffectContext
 from sam2_studio.effects.imaging import blend, composite, gaussian, held_out_blur
 from sam2_studio.effects.params import param
 
@@ -103,7 +103,6 @@ class Blur(Effect):
     ) -> np.ndarray:
         sigma = params.strength
         if params.hold_out:
-
             # On a background the matte is 1 outside the objects' box.
             partial = ctx.box if ctx.outside > 0.0 else None
 

@@ -119,7 +119,7 @@ def _track(
 
 
 def _warped(image: np.ndarray, M: np.ndarray, box: Box, border: int) -> np.ndarray:
-    """Frame ``j``'s ``image`` seen in frame ``i``'s ``box`` (``M``: ``i`` → ``j`` coordinates)."""
+    """Frame ``j``'s ``image`` seen in frame ``i``'s ``box`` (``M``: ``i`` → ``j``)."""
     at_box = M @ np.array([[1, 0, box.x0], [0, 1, box.y0], [0, 0, 1]], np.float64)
     return cv2.warpAffine(
         image, at_box, (box.width, box.height),
@@ -163,7 +163,9 @@ def smooth(
     grey_i = scale.grey(frame_at(index))
     region = here_box.grown(_SEARCH, shape)
     small = scale.box(region)
-    solid = cv2.resize(here[region.slices], (small.width, small.height), interpolation=cv2.INTER_AREA)
+    solid = cv2.resize(
+        here[region.slices], (small.width, small.height), interpolation=cv2.INTER_AREA
+    )
     solid = (solid >= 0.5).astype(np.uint8)
     kernel = np.ones((5, 5), np.uint8)
     on_object = _corners(grey_i, cv2.erode(solid, kernel) * 255, small)

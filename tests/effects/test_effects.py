@@ -23,15 +23,11 @@ VISIBLE = {
     "spotlight": {"softness": 0.0},
     "erase": {},
 }
-CASES = [
-    (cls.id, target)
-    for cls in BUILTIN_EFFECTS
-    if cls.id in VISIBLE
-    for target in cls.targets
-]
+CASES = [(cls.id, target) for cls in BUILTIN_EFFECTS if cls.id in VISIBLE for target in cls.targets]
 
 
-def render(frame, mattes, registry, entries, refine=RefineParams()):
+def render(frame, mattes, registry, entries, refine=None):
+    refine = refine or RefineParams()
     stacks = {obj: ObjectStack(refine, tuple(entries.get(obj, ()))) for obj in mattes}
     r = Renderer(still(frame, mattes), stacks, registry=registry)
     return r.render(0), r
@@ -223,11 +219,15 @@ def test_colorize_colours_a_grey_object_following_its_light(car, registry):
 
 def test_overlay_tints_the_object_and_draws_an_outline_around_it(car, registry):
     frame, matte = car.frames[FRAME], car.matte(1, FRAME)
-    e = registry.entry("overlay", colour=(0, 0, 255), opacity=0.5, outline=3, outline_colour=(0, 255, 0))
+    e = registry.entry(
+        "overlay", colour=(0, 0, 255), opacity=0.5, outline=3, outline_colour=(0, 255, 0)
+    )
     out, _ = render(frame, {1: matte}, registry, {1: [e]})
     inside = out.rgb[matte == 1].astype(int) - frame[matte == 1]
     assert (inside[:, 2] >= -1).all() and inside[:, 2].mean() > 30
-    outside = cv2.distanceTransform((matte == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    outside = cv2.distanceTransform(
+        (matte == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE
+    )
     ring = (outside >= 1) & (outside <= 3)
     assert (out.rgb[ring] == (0, 255, 0)).all()
     assert not changed(out.rgb, frame)[outside > 4.5].any()
@@ -242,10 +242,17 @@ def test_cutout_transparent_gives_the_matte_as_alpha(car, registry):
 
 def test_cutout_on_a_colour_or_a_blur(car, registry):
     frame, matte = car.frames[FRAME], car.matte(1, FRAME)
-    out, _ = render(frame, {1: matte}, registry, {1: [registry.entry("cutout", mode="colour", colour=(0, 177, 64))]})
+    out, _ = render(
+        frame,
+        {1: matte},
+        registry,
+        {1: [registry.entry("cutout", mode="colour", colour=(0, 177, 64))]},
+    )
     assert (out.rgb[matte == 0] == (0, 177, 64)).all()
     assert np.array_equal(out.rgb[matte == 1], frame[matte == 1])
-    out, _ = render(frame, {1: matte}, registry, {1: [registry.entry("cutout", mode="blur", strength=6)]})
+    out, _ = render(
+        frame, {1: matte}, registry, {1: [registry.entry("cutout", mode="blur", strength=6)]}
+    )
     bg = cv2.erode((matte == 0).astype(np.uint8), np.ones((5, 5))) > 0
     assert _sharpness(out.rgb, bg) < 0.1 * _sharpness(frame, bg)
     assert np.array_equal(out.rgb[matte == 1], frame[matte == 1])
@@ -277,7 +284,11 @@ def test_effects_work_at_odd_sizes_and_with_mattes_of_another_size(judo, registr
     frame = judo.frames[5][:239, :425]  # odd height and width
     raw = judo.masks[2][5][:239, :424]  # a mask a pixel narrower than its frame
     for cls in BUILTIN_EFFECTS:
-        r = Renderer(still(frame, {2: raw}), {2: ObjectStack(effects=(registry.entry(cls.id),))}, registry=registry)
+        r = Renderer(
+            still(frame, {2: raw}),
+            {2: ObjectStack(effects=(registry.entry(cls.id),))},
+            registry=registry,
+        )
         out = r.render(0)
         assert out.rgb.shape == frame.shape and out.rgb.dtype == np.uint8
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import textwrap
 
 import cv2
@@ -105,7 +106,9 @@ def test_discovery_loads_good_plugins_and_reports_broken_ones(tmp_path):
     pkg = user / "packaged"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("from .effects import *\n")
-    (pkg / "effects.py").write_text(textwrap.dedent(GOOD).replace('id = "invert"', 'id = "invert2"'))
+    (pkg / "effects.py").write_text(
+        textwrap.dedent(GOOD).replace('id = "invert"', 'id = "invert2"')
+    )
 
     registry = load_registry(user, app_dir=tmp_path / "none", entry_points=False)
     assert registry.get("invert") is not None and registry.get("invert2") is not None
@@ -120,7 +123,11 @@ def test_discovery_loads_good_plugins_and_reports_broken_ones(tmp_path):
     assert str(user) in by_plugin["syntax_error"].source
     # The good plugin renders.
     frame, matte = frame_and_matte()
-    r = Renderer(still(frame, {1: matte}), {1: ObjectStack(effects=(registry.entry("invert"),))}, registry=registry)
+    r = Renderer(
+        still(frame, {1: matte}),
+        {1: ObjectStack(effects=(registry.entry("invert"),))},
+        registry=registry,
+    )
     assert r.render(0).rgb[20, 20, 0] == 155
 
 
@@ -132,7 +139,9 @@ def test_discovery_loads_good_plugins_and_reports_broken_ones(tmp_path):
         ("thumbnail", WRONG_SHAPE, "shape"),
     ],
 )
-def test_a_plugin_failing_while_rendering_is_disabled_and_the_rest_renders(tmp_path, name, source, words):
+def test_a_plugin_failing_while_rendering_is_disabled_and_the_rest_renders(
+    tmp_path, name, source, words
+):
     registry = Registry()
     registry.load_folder(write_plugins(tmp_path, **{name: source}))
     frame, matte = frame_and_matte()
@@ -154,7 +163,11 @@ def test_a_plugin_failing_while_rendering_is_disabled_and_the_rest_renders(tmp_p
 
 def test_built_in_effects_errors_are_not_swallowed(registry, monkeypatch):
     frame, matte = frame_and_matte()
-    r = Renderer(still(frame, {1: matte}), {1: ObjectStack(effects=(registry.entry("erase"),))}, registry=registry)
+    r = Renderer(
+        still(frame, {1: matte}),
+        {1: ObjectStack(effects=(registry.entry("erase"),))},
+        registry=registry,
+    )
 
     def broken(*_args, **_kw):
         raise RuntimeError("a bug")
@@ -182,7 +195,9 @@ def test_entry_points_are_discovered_and_failures_reported(tmp_path, monkeypatch
 
     points = [
         _FakeEntryPoint("ep_class", "ep_plugin:Invert", target=ep_plugin.Invert),
-        _FakeEntryPoint("ep_missing", "gone:Thing", error=ModuleNotFoundError("No module named 'gone'")),
+        _FakeEntryPoint(
+            "ep_missing", "gone:Thing", error=ModuleNotFoundError("No module named 'gone'")
+        ),
         _FakeEntryPoint("ep_junk", "ep_plugin:X", target=42),
     ]
 
@@ -199,7 +214,9 @@ def test_entry_points_are_discovered_and_failures_reported(tmp_path, monkeypatch
 
 def test_a_plugin_needing_a_newer_api_is_refused(tmp_path):
     registry = Registry()
-    newer = GOOD.replace('    label = "Invert"', f'    label = "Invert"\n    api_version = {API_VERSION + 1}')
+    newer = GOOD.replace(
+        '    label = "Invert"', f'    label = "Invert"\n    api_version = {API_VERSION + 1}'
+    )
     registry.load_folder(write_plugins(tmp_path, newer=newer))
     assert registry.get("invert") is None
     assert "plugin API" in registry.problems[0].message
@@ -234,7 +251,9 @@ def test_shipped_plugins_load(shipped):
 def test_glow_outline_lights_only_around_the_object(car, shipped):
     frame, matte = car.frames[20], car.matte(1, 20)
     entry = shipped.entry("glow_outline", width=2, glow=6)
-    out = Renderer(still(frame, {1: matte}), {1: ObjectStack(effects=(entry,))}, registry=shipped).render(0)
+    out = Renderer(
+        still(frame, {1: matte}), {1: ObjectStack(effects=(entry,))}, registry=shipped
+    ).render(0)
     diff = np.any(out.rgb != frame, axis=2)
     assert not diff[matte == 1].any()  # the object keeps its look
     dist = cv2.distanceTransform((matte == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
@@ -256,7 +275,9 @@ def test_sticker_follows_the_object_steadily(car, shipped):
     clip_frames = car.frames[:n]
 
     def sticker_tops(steadiness):
-        stack = ObjectStack(effects=(shipped.entry("sticker", anchor="above", size=0.2, steadiness=steadiness),))
+        stack = ObjectStack(
+            effects=(shipped.entry("sticker", anchor="above", size=0.2, steadiness=steadiness),)
+        )
         r = Renderer(InMemoryClip(clip_frames, {1: jittery}), {1: stack}, registry=shipped)
         tops = []
         for t in range(3, n - 3):
@@ -277,6 +298,28 @@ def test_sticker_reports_an_unreadable_image_by_name(tmp_path, car, shipped):
     missing = tmp_path / "nope.png"
     registry = load_registry(app_dir=bundled_plugins_dir(), entry_points=False)
     entry = registry.entry("sticker", image=str(missing))
-    r = Renderer(still(car.frames[0], {1: car.matte(1, 0)}), {1: ObjectStack(RefineParams(), (entry,))}, registry=registry)
+    r = Renderer(
+        still(car.frames[0], {1: car.matte(1, 0)}),
+        {1: ObjectStack(RefineParams(), (entry,))},
+        registry=registry,
+    )
     out = r.render(0)
-    assert out.problems and out.problems[0].plugin == "sticker" and "nope.png" in out.problems[0].message
+    assert (
+        out.problems
+        and out.problems[0].plugin == "sticker"
+        and "nope.png" in out.problems[0].message
+    )
+
+
+def test_the_readme_template_is_a_working_plugin(tmp_path):
+    readme = (bundled_plugins_dir() / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    registry = Registry()
+    assert registry.load_folder(write_plugins(tmp_path, my_tint=code)) == ["my_tint"]
+    frame, matte = frame_and_matte()
+    out = Renderer(
+        still(frame, {1: matte}),
+        {1: ObjectStack(effects=(registry.entry("my_tint"),))},
+        registry=registry,
+    ).render(0)
+    assert np.any(out.rgb[20, 20] != 100) and np.all(out.rgb[0, 0] == 100)

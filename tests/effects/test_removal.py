@@ -72,7 +72,9 @@ def test_removal_follows_a_panning_camera(registry):
 def test_the_fill_is_steady_from_frame_to_frame(registry):
     frames, mattes, plates = _walker(n=24, speed=5)
     rng = np.random.default_rng(0)
-    noisy = [np.clip(f.astype(int) + rng.normal(0, 4, f.shape), 0, 255).astype(np.uint8) for f in frames]
+    noisy = [
+        np.clip(f.astype(int) + rng.normal(0, 4, f.shape), 0, 255).astype(np.uint8) for f in frames
+    ]
     outs = _remove(noisy, {1: mattes}, registry, range(8, 14), search=12, samples=12)
     # Where the hole covers the same pixels in consecutive frames, the fill hardly changes:
     # far less than the sensor noise does between two frames of the source.
@@ -126,7 +128,7 @@ def test_removal_on_real_footage_restores_the_true_background(car, registry):
     for t in range(n):
         m = car.masks[1][t]
         moved = np.zeros_like(m)
-        moved[:, : shift] = m[:, -shift:]
+        moved[:, :shift] = m[:, -shift:]
         ghost.append(moved)
     i = 22
     assert not (ghost[i] & car.masks[1][i]).any()

@@ -45,9 +45,14 @@ def test_nothing_to_do_returns_the_source_frame(car, registry):
 
 def test_a_stack_applies_in_order(registry):
     frame, a, _ = boxes()
-    red, blue = registry.entry("erase", colour=(255, 0, 0)), registry.entry("erase", colour=(0, 0, 255))
+    red, blue = (
+        registry.entry("erase", colour=(255, 0, 0)),
+        registry.entry("erase", colour=(0, 0, 255)),
+    )
     for first, second, expect in ((red, blue, (0, 0, 255)), (blue, red, (255, 0, 0))):
-        r = Renderer(still(frame, {1: a}), {1: ObjectStack(effects=(first, second))}, registry=registry)
+        r = Renderer(
+            still(frame, {1: a}), {1: ObjectStack(effects=(first, second))}, registry=registry
+        )
         assert tuple(r.render(0).rgb[20, 20]) == expect
 
 
@@ -58,8 +63,16 @@ def test_objects_render_in_layer_order(registry):
         2: ObjectStack(effects=(registry.entry("erase", colour=(0, 0, 255)),)),
     }
     clip = still(frame, {1: a, 2: b})
-    assert tuple(Renderer(clip, stacks, registry=registry, order=[1, 2]).render(0).rgb[30, 35]) == (0, 0, 255)
-    assert tuple(Renderer(clip, stacks, registry=registry, order=[2, 1]).render(0).rgb[30, 35]) == (255, 0, 0)
+    assert tuple(Renderer(clip, stacks, registry=registry, order=[1, 2]).render(0).rgb[30, 35]) == (
+        0,
+        0,
+        255,
+    )
+    assert tuple(Renderer(clip, stacks, registry=registry, order=[2, 1]).render(0).rgb[30, 35]) == (
+        255,
+        0,
+        0,
+    )
 
 
 def test_background_effects_hold_out_other_objects(registry):
@@ -77,12 +90,20 @@ def test_background_effects_hold_out_other_objects(registry):
 def test_the_same_background_effect_on_two_objects_runs_once(registry):
     frame, a, b = boxes()
     blur = registry.entry("blur", Target.BACKGROUND, strength=3)
-    both = Renderer(
-        still(frame, {1: a, 2: b}),
-        {1: ObjectStack(effects=(blur,)), 2: ObjectStack(effects=(blur,))},
-        registry=registry,
-    ).render(0).rgb
-    once = Renderer(still(frame, {1: a, 2: b}), {1: ObjectStack(effects=(blur,))}, registry=registry).render(0).rgb
+    both = (
+        Renderer(
+            still(frame, {1: a, 2: b}),
+            {1: ObjectStack(effects=(blur,)), 2: ObjectStack(effects=(blur,))},
+            registry=registry,
+        )
+        .render(0)
+        .rgb
+    )
+    once = (
+        Renderer(still(frame, {1: a, 2: b}), {1: ObjectStack(effects=(blur,))}, registry=registry)
+        .render(0)
+        .rgb
+    )
     assert np.array_equal(both, once)
 
 
@@ -92,14 +113,20 @@ def test_a_removed_object_is_background_for_the_others(registry):
         1: ObjectStack(effects=(registry.entry("colour_pop"),)),
         2: ObjectStack(effects=(registry.entry("remove", search=0),)),
     }
-    out = Renderer(still(frame, {1: a, 2: b}), stacks, registry=registry, order=[2, 1]).render(0).rgb
+    out = (
+        Renderer(still(frame, {1: a, 2: b}), stacks, registry=registry, order=[2, 1]).render(0).rgb
+    )
     assert is_grey(out[(b == 1) & (a == 0)]).all()
 
 
 def test_mix_fades_an_effect(registry):
     frame, a, _ = boxes()
     entry = EffectEntry("erase", registry.entry("erase", colour=(255, 255, 255)).params, mix=0.5)
-    out = Renderer(still(frame, {1: a}), {1: ObjectStack(effects=(entry,))}, registry=registry).render(0).rgb
+    out = (
+        Renderer(still(frame, {1: a}), {1: ObjectStack(effects=(entry,))}, registry=registry)
+        .render(0)
+        .rgb
+    )
     expect = (frame[a == 1].astype(float) + 255) / 2
     assert np.abs(out[a == 1] - expect).max() <= 1
 
@@ -107,14 +134,18 @@ def test_mix_fades_an_effect(registry):
 def test_disabled_entries_do_nothing(registry):
     frame, a, _ = boxes()
     entry = EffectEntry("erase", registry.entry("erase").params, enabled=False)
-    out = Renderer(still(frame, {1: a}), {1: ObjectStack(effects=(entry,))}, registry=registry).render(0)
+    out = Renderer(
+        still(frame, {1: a}), {1: ObjectStack(effects=(entry,))}, registry=registry
+    ).render(0)
     assert np.array_equal(out.rgb, frame)
 
 
 def test_transparency_keeps_every_held_out_object(registry):
     frame, a, b = boxes()
     out = Renderer(
-        still(frame, {1: a, 2: b}), {1: ObjectStack(effects=(registry.entry("cutout"),))}, registry=registry
+        still(frame, {1: a, 2: b}),
+        {1: ObjectStack(effects=(registry.entry("cutout"),))},
+        registry=registry,
     ).render(0)
     assert np.allclose(out.alpha, np.maximum(a, b))
     # Punching object 2 out of a cutout of object 1 multiplies the alphas.
@@ -169,7 +200,9 @@ def test_stacks_round_trip_through_json(registry):
         RefineParams(feather=3.5, grow=-2, temporal=2, fill_holes=400),
         (
             registry.entry("pixelate", Target.BACKGROUND, block=24),
-            EffectEntry("recolour", registry.entry("recolour", mode="tint").params, enabled=False, mix=0.25),
+            EffectEntry(
+                "recolour", registry.entry("recolour", mode="tint").params, enabled=False, mix=0.25
+            ),
             registry.entry("overlay", colour=(1, 2, 3)),
         ),
         holdout=False,
@@ -182,7 +215,11 @@ def test_unknown_effects_survive_a_round_trip_and_are_reported_not_rendered(regi
     data = {
         "refine": {},
         "effects": [
-            {"effect": "made_up_plugin", "target": "object", "params": {"x": 1, "colour": "#00ff00"}},
+            {
+                "effect": "made_up_plugin",
+                "target": "object",
+                "params": {"x": 1, "colour": "#00ff00"},
+            },
             {"effect": "erase", "params": {"colour": "#ff0000"}},
         ],
     }
