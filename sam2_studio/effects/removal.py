@@ -137,33 +137,62 @@ class ObjectRemoval(Effect):
     ) -> np.ndarray:
         if ctx.box is None:
             return frame
-        margin = int(math.ceil(params.expand)) + _RING + 2
-        box = ctx.box.grown(margin, frame.shape)
-        m = matte[box.slices]
-        hole_soft = m
+        box = ctx.box.grown(int(math.ceil(params.expand)) + _RING + 2, frame.shape)
+        hole_soft = matte[box.slices]
         if params.expand:
-            hole_soft = np.maximum(m, grow((m > 0.02).astype(np.uint8), params.expand))
+            grown = grow((hole_soft > 0.02).astype(np.uint8), params.expand)
+            hole_soft = np.maximum(hole_soft, grown)
         hole = (hole_soft > 0.0).astype(np.uint8)
         here = frame[box.slices]
 
-        # What frame i itself shows of the background around the hole (other objects excluded).
+        # Background frame i itself shows around the hole (other objects excluded).
         size = (box.width, box.height)
         others = _objects_seen(ctx.clip, ctx.index, _translated(np.eye(3), box), size, ctx.obj)
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _RING + 1,) * 2)
-        ring_zone = cv2.dilate(hole, disc)
-        ring = ((ring_zone > 0) & (hole == 0) & (others < 0.02)).astype(np.float32)
+        ring = (cv2.dilate(hole, disc) > 0) & (hole == 0) & (others < 0.02)
 
-        num = np.zeros(here.shape, np.float32)
-        den = np.zeros(hole.shape, np.float32)
+        samples = self._samples(ctx, params, box, hole, ring, here)
+        num, den = _weighted_mean(samples, ctx.index, params.search, here.shape)
+        fill = num / np.maximum(den, 1e-6)[..., None]
+        if params.match_exposure:
+            known = ring * (den > 1e-3).astype(np.float32)
+            if known.sum() >= 16:
+                diff = here.astype(np.float32) - fill
+                fill += _seam_offset(diff, known, max(box.width, box.height))
+        trust = np.clip(den / _FULL_WEIGHT, 0.0, 1.0)
+        need = (hole > 0) & (trust < 0.999)
+        if need.any():
+            # Inpaint from frame i's surroundings and what the samples did fill, and fade
+            # between the two by how much the samples can be trusted.
+            base = here.astype(np.float32)
+            base[hole > 0] = fill[hole > 0]
+            seed = np.clip(base + 0.5, 0, 255).astype(np.uint8)
+            painted = _inpaint(seed, need.astype(np.uint8), params.inpaint).astype(np.float32)
+            fill = fill * trust[..., None] + painted * (1 - trust[..., None])
+        out = frame.copy()
+        out[box.slices] = blend(here, np.clip(fill + 0.5, 0, 255).astype(np.uint8), hole_soft)
+        return out
+
+    def _samples(
+        self,
+        ctx: EffectContext,
+        params: RemovalParams,
+        box: Box,
+        hole: np.ndarray,
+        ring: np.ndarray,
+        here: np.ndarray,
+    ) -> list[tuple[int, np.ndarray, np.ndarray, float | None]]:
+        """Other frames warped onto ``box`` of frame i: (index, pixels, where they show
+        background, median difference from frame i on the ring, if it can be told)."""
         motion = self._motion(ctx, params.follow_camera)
-        sigma_t = max(1.0, params.search / 2.0)
-        kernel = cv2.getStructuringElement(
-            cv2.MORPH_ELLIPSE, (2 * int(math.ceil(params.expand)) + 3,) * 2
-        )
+        size = (box.width, box.height)
+        reach = 2 * int(math.ceil(params.expand)) + 3
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+        shape = ctx.object_matte.shape  # the frame's
         ones = ctx.state.get("ones")
-        if ones is None or ones.shape != frame.shape[:2]:
-            ones = ctx.state["ones"] = np.ones(frame.shape[:2], np.uint8)
-        warped = []
+        if ones is None or ones.shape != shape:
+            ones = ctx.state["ones"] = np.ones(shape, np.uint8)
+        samples = []
         for j in sample_frames(ctx.index, len(ctx.clip), params.search, params.samples):
             H = np.eye(3) if motion is None else motion.homography(j, ctx.index)
             warp = _translated(H, box)
@@ -171,55 +200,47 @@ class ObjectRemoval(Effect):
                 ctx.clip.frame(j), warp, size,
                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
             )  # fmt: skip
-            # Visible background: inside frame j and not covered by any object (grown).
+            # Background shows where frame j has pixels and no object (grown) covers them.
             inside = cv2.warpPerspective(ones, warp, size, flags=cv2.INTER_NEAREST)
-            covered = _objects_seen(ctx.clip, j, warp, size)
-            covered = cv2.dilate((covered > 0.02).astype(np.uint8), kernel)
+            covered = _objects_seen(ctx.clip, j, warp, size) > 0.02
+            covered = cv2.dilate(covered.astype(np.uint8), kernel)
             visible = ((inside > 0) & (covered == 0)).astype(np.uint8)
-            vis = cv2.erode(visible, np.ones((3, 3))).astype(np.float32)
+            vis = cv2.erode(visible, np.ones((3, 3), np.uint8)).astype(np.float32)
             if not (vis * hole).any():
                 continue
-            # How well this sample agrees with frame i around the hole.
-            agree = (ring > 0) & (vis > 0)
+            agree = ring & (vis > 0)
             err = None
             if agree.sum() >= 16:
                 err = float(np.median(cv2.absdiff(src, here)[agree].mean(axis=1)))
-            warped.append((j, src, vis, err))
+            samples.append((j, src, vis, err))
+        return samples
 
-        # A sample's ring error counts against it only beyond the best sample's: shadows
-        # and noise next to the object differ in every frame alike.
-        errors = [e for _, _, _, e in warped if e is not None]
-        best = min(errors, default=0.0)
-        for j, src, vis, err in warped:
-            match = (
-                0.5 if err is None else math.exp(-((max(0.0, err - best) / _MATCH_TOLERANCE) ** 2))
-            )
-            w = math.exp(-0.5 * ((j - ctx.index) / sigma_t) ** 2) * match
-            if w < 1e-3:
-                continue
-            wv = vis * np.float32(w)
-            num += src.astype(np.float32) * wv[..., None]
-            den += wv
 
-        fill = num / np.maximum(den, 1e-6)[..., None]
-        if params.match_exposure:
-            known = ring * (den > 1e-3)
-            if known.sum() >= 16:
-                diff = here.astype(np.float32) - fill
-                fill += _seam_offset(diff, known, max(box.width, box.height))
-        trust = np.clip(den / _FULL_WEIGHT, 0.0, 1.0)
-        need = (hole > 0) & (trust < 0.999)
-        if need.any():
-            # Inpaint from frame i's surroundings and what the samples did fill.
-            base = here.astype(np.float32)
-            base[hole > 0] = fill[hole > 0]
-            seed = np.clip(base + 0.5, 0, 255).astype(np.uint8)
-            painted = _inpaint(seed, need.astype(np.uint8), params.inpaint)
-            fill = fill * trust[..., None] + painted.astype(np.float32) * (1 - trust[..., None])
-        fill_u8 = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
-        out = frame.copy()
-        out[box.slices] = blend(here, fill_u8, hole_soft)
-        return out
+def _weighted_mean(
+    samples: list[tuple[int, np.ndarray, np.ndarray, float | None]],
+    index: int,
+    search: int,
+    shape: tuple[int, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of weighted sample pixels and sum of weights, per pixel.
+
+    A sample's weight falls with its distance in time and with how much worse it matches
+    frame i on the ring than the best sample does (shadows and noise next to the object
+    differ in every frame alike, so only the excess says the warp or the light is off).
+    """
+    sigma_t = max(1.0, search / 2.0)
+    errors = [e for *_, e in samples if e is not None]
+    best = min(errors, default=0.0)
+    num, den = np.zeros(shape, np.float32), np.zeros(shape[:2], np.float32)
+    for j, src, vis, err in samples:
+        match = 0.5 if err is None else math.exp(-(((err - best) / _MATCH_TOLERANCE) ** 2))
+        w = math.exp(-0.5 * ((j - index) / sigma_t) ** 2) * match
+        if w < 1e-3:
+            continue
+        wv = vis * np.float32(w)
+        num += src.astype(np.float32) * wv[..., None]
+        den += wv
+    return num, den
 
 
 def _crop(clip: FrameContext, obj: int, index: int) -> tuple[Box, np.ndarray] | None:
