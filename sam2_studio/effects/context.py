@@ -93,10 +93,6 @@ class Box(NamedTuple):
     def width(self) -> int:
         return self.x1 - self.x0
 
-    @property
-    def area(self) -> int:
-        return max(0, self.height) * max(0, self.width)
-
     def grown(self, margin: int, shape: tuple[int, ...]) -> Box:
         """Larger by ``margin`` on every side, clipped to an image of ``shape``."""
         return Box(
