@@ -69,7 +69,19 @@ def _reduction(sigma: float) -> int:
     return 1 if sigma <= _DIRECT_SIGMA else max(1, int(sigma / _REDUCED_SIGMA))
 
 
-def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
+def shrink(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` at 1/``factor`` size, each pixel the mean of its ``factor``² block.
+
+    Halving steps first: OpenCV's 2× area reduction is several times faster than one
+    reduction by 4 or 16, and gives the same block means when the sides divide evenly.
+    """
+    while factor > 1 and factor % 2 == 0 and image.shape[0] % 2 == 0 and image.shape[1] % 2 == 0:
+        image = cv2.resize(
+            image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA
+        )
+        factor //= 2
+    if factor == 1:
+        return image
     h, w = image.shape[:2]
     size = (max(1, round(w / factor)), max(1, round(h / factor)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
@@ -86,7 +98,7 @@ def gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
     k = _reduction(sigma)
     if k == 1:
         return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    small = cv2.GaussianBlur(_shrink(image, k), (0, 0), sigma / k, borderType=cv2.BORDER_REFLECT)
+    small = cv2.GaussianBlur(shrink(image, k), (0, 0), sigma / k, borderType=cv2.BORDER_REFLECT)
     return _expand(small, image.shape)
 
 
@@ -108,12 +120,12 @@ def held_out_blur(
     h, w = keep.shape
     if partial is not None and k > 1 and h % k == 0 and w % k == 0:
         # Shrinking averages exact k×k blocks: weight only the blocks around the box.
-        weighted = _shrink(image, k)
+        weighted = shrink(image, k)
         small_keep = np.ones(weighted.shape[:2], np.float32)
         b = Box(partial.y0 // k, -(-partial.y1 // k), partial.x0 // k, -(-partial.x1 // k))
         full = Box(b.y0 * k, b.y1 * k, b.x0 * k, b.x1 * k)
-        weighted[b.slices] = _shrink(_scaled(image[full.slices], keep[full.slices]), k)
-        small_keep[b.slices] = _shrink(keep[full.slices], k)
+        weighted[b.slices] = shrink(_scaled(image[full.slices], keep[full.slices]), k)
+        small_keep[b.slices] = shrink(keep[full.slices], k)
         keep = small_keep
     else:
         if partial is None:
@@ -122,7 +134,7 @@ def held_out_blur(
             weighted = image.copy()
             weighted[partial.slices] = _scaled(image[partial.slices], keep[partial.slices])
         if k > 1:
-            weighted, keep = _shrink(weighted, k), _shrink(keep, k)
+            weighted, keep = shrink(weighted, k), shrink(keep, k)
     s = sigma / k
     num = cv2.GaussianBlur(weighted.astype(np.float32), (0, 0), s, borderType=cv2.BORDER_REFLECT)
     den = cv2.GaussianBlur(keep, (0, 0), s, borderType=cv2.BORDER_REFLECT)

@@ -10,7 +10,7 @@ import numpy as np
 
 from sam2_studio.effects.context import Box
 from sam2_studio.effects.effect import Effect, EffectContext
-from sam2_studio.effects.imaging import blend, composite, gaussian, held_out_blur
+from sam2_studio.effects.imaging import blend, composite, gaussian, held_out_blur, shrink
 from sam2_studio.effects.params import param
 
 
@@ -31,7 +31,7 @@ def _mosaic(image: np.ndarray, block: int) -> np.ndarray:
     pad_h, pad_w = hb * block - h, wb * block - w
     if pad_h or pad_w:
         image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
-    small = cv2.resize(image, (wb, hb), interpolation=cv2.INTER_AREA)
+    small = shrink(image, block)
     big = cv2.resize(small, (wb * block, hb * block), interpolation=cv2.INTER_NEAREST)
     return big[:h, :w]
 
