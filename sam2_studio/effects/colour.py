@@ -79,8 +79,11 @@ class RecolourParams:
 
 
 def recolour(image: np.ndarray, p: RecolourParams) -> np.ndarray:
-    lab = _to_lab(image)
-    L, a, b = cv2.split(lab)
+    # 8-bit L*a*b* (L scaled to 0..255, a* and b* offset by 128) is several times faster
+    # than float and as fine as the 8-bit output it feeds.
+    L, a8, b8 = cv2.split(cv2.cvtColor(image, cv2.COLOR_RGB2Lab))
+    a = a8.astype(np.float32) - np.float32(128)
+    b = b8.astype(np.float32) - np.float32(128)
     if p.mode == "tint":
         _, ta, tb = _lab_of(p.colour)
         norm = math.hypot(ta, tb)
@@ -92,8 +95,10 @@ def recolour(image: np.ndarray, p: RecolourParams) -> np.ndarray:
         c, s = np.float32(math.cos(t) * p.saturation), np.float32(math.sin(t) * p.saturation)
         a2, b2 = a * c - b * s, a * s + b * c
     if p.lightness:
-        L = np.clip(L + np.float32(p.lightness), 0, 100)
-    return _from_lab(cv2.merge([L, a2, b2]))
+        L = cv2.add(L, p.lightness * 2.55)  # saturates at 0 and 255
+    a2 = np.clip(a2 + np.float32(128.5), 0, 255).astype(np.uint8)
+    b2 = np.clip(b2 + np.float32(128.5), 0, 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.merge([L, a2, b2]), cv2.COLOR_Lab2RGB)
 
 
 class Recolour(Effect):

@@ -297,3 +297,14 @@ def test_effect_metadata_is_complete():
     for cls in BUILTIN_EFFECTS:
         assert cls.id and cls.label and cls.description and cls.targets
     assert len({c.id for c in BUILTIN_EFFECTS}) == len(BUILTIN_EFFECTS)
+
+
+def test_recolour_lightness_shifts_l_star(judo_frame, registry):
+    frame, mattes = judo_frame
+    m = mattes[1]
+    for shift in (-20.0, 20.0):
+        e = registry.entry("recolour", hue=0.0, lightness=shift)
+        out, _ = render(frame, {1: m}, registry, {1: [e]})
+        before, after = _lab(frame)[m == 1][:, 0], _lab(out.rgb)[m == 1][:, 0]
+        mid = (before > 25) & (before < 75)  # away from black and white, where it clips
+        assert np.median(after[mid] - before[mid]) == pytest.approx(shift, abs=1.5)
