@@ -78,7 +78,7 @@ class RefinedClip:
         source: FrameContext,
         params: Mapping[int, RefineParams] | None = None,
         *,
-        cache_bytes: int = 384 << 20,
+        cache_bytes: int = 256 << 20,
     ) -> None:
         self.source = source
         self._params: dict[int, RefineParams] = dict(params or {})

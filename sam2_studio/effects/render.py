@@ -111,7 +111,7 @@ class Renderer:
         *,
         registry: Registry | None = None,
         order: Sequence[int] | None = None,
-        cache_bytes: int = 384 << 20,
+        cache_bytes: int = 256 << 20,
     ) -> None:
         self.registry = registry if registry is not None else Registry()
         self.mattes = RefinedClip(clip, cache_bytes=cache_bytes)
