@@ -81,23 +81,32 @@ class RecolourParams:
 def recolour(image: np.ndarray, p: RecolourParams) -> np.ndarray:
     # 8-bit L*a*b* (L scaled to 0..255, a* and b* offset by 128) is several times faster
     # than float and as fine as the 8-bit output it feeds.
-    L, a8, b8 = cv2.split(cv2.cvtColor(image, cv2.COLOR_RGB2Lab))
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
+    lift = p.lightness * 2.55
+    if p.mode == "shift":
+        # A turn of the (a*, b*) plane is linear: one saturating pass does it all.
+        t = math.radians(p.hue)
+        c, s = math.cos(t) * p.saturation, math.sin(t) * p.saturation
+        turn = np.array(
+            [
+                [1, 0, 0, lift],
+                [0, c, -s, 128 * (1 - c + s)],
+                [0, s, c, 128 * (1 - s - c)],
+            ],
+            np.float32,
+        )
+        return cv2.cvtColor(cv2.transform(lab, turn), cv2.COLOR_Lab2RGB)
+    L, a8, b8 = cv2.split(lab)
     a = a8.astype(np.float32) - np.float32(128)
     b = b8.astype(np.float32) - np.float32(128)
-    if p.mode == "tint":
-        _, ta, tb = _lab_of(p.colour)
-        norm = math.hypot(ta, tb)
-        ua, ub = (ta / norm, tb / norm) if norm > 1e-6 else (0.0, 0.0)
-        chroma = cv2.magnitude(a, b) * np.float32(p.saturation)
-        a2, b2 = chroma * np.float32(ua), chroma * np.float32(ub)
-    else:
-        t = math.radians(p.hue)
-        c, s = np.float32(math.cos(t) * p.saturation), np.float32(math.sin(t) * p.saturation)
-        a2, b2 = a * c - b * s, a * s + b * c
-    if p.lightness:
-        L = cv2.add(L, p.lightness * 2.55)  # saturates at 0 and 255
-    a2 = np.clip(a2 + np.float32(128.5), 0, 255).astype(np.uint8)
-    b2 = np.clip(b2 + np.float32(128.5), 0, 255).astype(np.uint8)
+    _, ta, tb = _lab_of(p.colour)
+    norm = math.hypot(ta, tb)
+    ua, ub = (ta / norm, tb / norm) if norm > 1e-6 else (0.0, 0.0)
+    chroma = cv2.magnitude(a, b) * np.float32(p.saturation)
+    a2 = np.clip(chroma * np.float32(ua) + np.float32(128.5), 0, 255).astype(np.uint8)
+    b2 = np.clip(chroma * np.float32(ub) + np.float32(128.5), 0, 255).astype(np.uint8)
+    if lift:
+        L = cv2.add(L, lift)  # saturates at 0 and 255
     return cv2.cvtColor(cv2.merge([L, a2, b2]), cv2.COLOR_Lab2RGB)
 
 
