@@ -28,7 +28,7 @@ class ImageSequenceReader(ReaderBase):
 
     def __init__(self, naming: SequenceNaming, frames: list[tuple[int, Path]], fps: Fraction) -> None:
         if not frames:
-            raise MediaError(f"no frames named like {naming.pattern}", naming.folder)
+            raise MediaError("no frame of this sequence exists in its folder", naming.folder / naming.pattern)
         self.naming = naming
         self.path = frames[0][1] if naming.padding == 0 else naming.folder / naming.pattern
         self.files = [p for _, p in frames]
@@ -83,10 +83,10 @@ def open_image_sequence(source: str | os.PathLike[str], *, fps: Fraction | int =
     if "%" in name or "#" in name:
         naming = SequenceNaming.parse(src)
         if not naming.folder.is_dir():
-            raise MediaError("the folder of this image sequence does not exist", naming.folder)
+            raise MediaError("the folder of this image sequence does not exist", src)
         frames = naming.scan()
         if not frames:
-            raise MediaError(f"no frames named like {naming.pattern}", naming.folder)
+            raise MediaError("no frame of this sequence exists in its folder", src)
         return ImageSequenceReader(naming, frames, Fraction(fps))
     if not src.exists():
         raise MediaError("file or folder not found", src)

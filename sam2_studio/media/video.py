@@ -81,10 +81,8 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.vide
             raise MediaError("this file contains only audio, no video", path)
         raise MediaError("this file contains no video stream", path)
     vs = streams[0]
-    cc = vs.codec_context
-    if cc is None or cc.codec is None or not cc.codec.name:
-        tag = (vs.codec_tag or "").strip("\x00") or "unknown"
-        raise MediaError(f"the video uses a codec this application cannot decode (tag {tag!r})", path)
+    if vs.codec_context is None:
+        raise MediaError("the video is in a format (codec) this application cannot decode", path)
     return vs
 
 
@@ -111,12 +109,21 @@ class _Probe:
             self.stream_index = vs.index
             self.codec = vs.codec_context.name
             self.declared_frames = vs.frames
+            self.declared_seconds = self._declared_seconds(container, vs)
             audio = [s for s in container.streams.audio if s.codec_context is not None]
             self.audio_codec = audio[0].codec_context.name if audio else None
             self.rate = vs.average_rate or vs.guessed_rate
             self.index = self._build_index(container, vs)
         finally:
             container.close()
+
+    @staticmethod
+    def _declared_seconds(container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> float | None:
+        if vs.duration and vs.time_base:
+            return float(vs.duration * vs.time_base)
+        if container.duration:
+            return container.duration / 1_000_000
+        return None
 
     def _build_index(self, container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> FrameIndex:
         for s in container.streams:
@@ -141,6 +148,9 @@ class _Probe:
         index = builder.build()
         if not damaged and self.declared_frames and len(index) < 0.98 * self.declared_frames - 1:
             damaged = f"the file is cut short (it declares {self.declared_frames} frames)"
+        span = float((int(index.pts[-1]) - int(index.pts[0]) + index.frame_duration) * index.time_base)
+        if not damaged and self.declared_seconds and span < 0.97 * self.declared_seconds - 0.5:
+            damaged = f"the file is cut short (it declares {timecode(self.declared_seconds)})"
         if damaged:
             n = len(index)
             self.problem = DamagedMediaError(

@@ -153,7 +153,6 @@ class VideoWriter:
             s = self._out.add_stream("libx264", rate=rate)
             pix = "yuv420p"
             s.options = {"crf": str(c.crf), "preset": c.preset}
-            s.profile = "High"
         elif isinstance(c, ProRes):
             s = self._out.add_stream("prores_ks", rate=rate)
             pix = ("yuva444p10le" if c.alpha else "yuv444p10le") if c.profile >= ProResProfile.P4444 else "yuv422p10le"
