@@ -75,6 +75,7 @@ class IndexBuilder:
         self._pts: list[int] = []
         self._key: list[tuple[int, int]] = []  # (pts, seek timestamp)
         self._last = -1
+        self.damaged = ""  # why indexing stopped early, in words
 
     def add(self, pts: int | None, dts: int | None, keyframe: bool) -> None:
         ts = pts if pts is not None else dts

@@ -21,6 +21,7 @@ import numpy as np
 from .convert import FrameConverter, Geometry, rotation_of
 from .errors import DamagedMediaError, MediaError, os_reason, timecode
 from .index import FrameIndex, IndexBuilder
+from .mp4index import composition_offsets
 from .reader import MediaInfo, ReaderBase
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv", ".3gp")
@@ -130,19 +131,21 @@ class _Probe:
             if s.index != vs.index:
                 s.discard = av.stream.Discard.all
         tb = vs.time_base or Fraction(1, 90000)
-        builder = IndexBuilder(tb)
         file_size = self.path.stat().st_size
         damaged = ""
-        try:
-            for packet in container.demux(vs):
-                if packet.size == 0 or packet.is_discard:
-                    continue
-                if packet.is_corrupt or (packet.pos is not None and packet.pos + packet.size > file_size):
-                    damaged = "the file is cut short"
-                    break
-                builder.add(packet.pts, packet.dts, packet.is_keyframe)
-        except av.error.FFmpegError as exc:
-            damaged = f"the data is damaged ({exc.strerror or exc})"
+        builder = None
+        if "mp4" in container.format.name:
+            builder = self._index_from_sample_tables(container, vs, tb, file_size)
+            if builder is None:  # the check read packets: start the pass over from the top
+                with av.open(str(self.path), timeout=IO_TIMEOUT) as again:
+                    for s in again.streams:
+                        if s.index != vs.index:
+                            s.discard = av.stream.Discard.all
+                    builder, damaged = self._index_from_packets(again, again.streams[vs.index], tb, file_size)
+            else:
+                damaged = builder.damaged
+        else:
+            builder, damaged = self._index_from_packets(container, vs, tb, file_size)
         if len(builder) == 0:
             raise MediaError(f"no video frame can be read: {damaged or 'the video stream is empty'}", self.path)
         index = builder.build()
@@ -160,6 +163,55 @@ class _Probe:
                 usable_frames=n,
             )
         return index
+
+    def _index_from_sample_tables(
+        self, container: av.container.InputContainer, vs: av.video.stream.VideoStream, tb: Fraction, file_size: int
+    ) -> IndexBuilder | None:
+        """MP4/MOV: timestamps from the sample tables, checked against the first packets."""
+        entries = vs.index_entries
+        n = len(entries)
+        offsets = composition_offsets(self.path, vs.id) if n else None
+        if offsets is None or offsets.size != n:
+            return None
+        predicted = []
+        builder = IndexBuilder(tb)
+        for i in range(n):
+            e = entries[i]
+            predicted.append((e.timestamp + int(offsets[i]), e.timestamp, e.is_keyframe))
+            if e.is_discard:
+                continue
+            if e.pos + e.size > file_size:
+                builder.damaged = "the file is cut short"
+                break
+            builder.add(e.timestamp + int(offsets[i]), e.timestamp, e.is_keyframe)
+        seen = []
+        try:
+            for packet in container.demux(vs):
+                if packet.size:
+                    seen.append((packet.pts, packet.dts, packet.is_keyframe))
+                if len(seen) >= min(n, 48):
+                    break
+        except av.error.FFmpegError:
+            return None
+        return builder if seen == predicted[: len(seen)] and seen else None
+
+    def _index_from_packets(
+        self, container: av.container.InputContainer, vs: av.video.stream.VideoStream, tb: Fraction, file_size: int
+    ) -> tuple[IndexBuilder, str]:
+        """Any container: one pass over the packets (no decoding)."""
+        builder = IndexBuilder(tb)
+        damaged = ""
+        try:
+            for packet in container.demux(vs):
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                if packet.is_corrupt or (packet.pos is not None and packet.pos + packet.size > file_size):
+                    damaged = "the file is cut short"
+                    break
+                builder.add(packet.pts, packet.dts, packet.is_keyframe)
+        except av.error.FFmpegError as exc:
+            damaged = f"the data is damaged ({exc.strerror or exc})"
+        return builder, damaged
 
 
 class VideoReader(ReaderBase):

@@ -50,7 +50,7 @@ class H264:
     """libx264, yuv420p (plays everywhere). ``crf``: 0 lossless, 18 visually lossless, 23 default."""
 
     crf: int = 18
-    preset: str = "veryfast"
+    preset: str = "superfast"
 
 
 @dataclass(frozen=True)

@@ -211,3 +211,31 @@ def test_clone_reads_independently(gop_clip: Path, sequential: list[np.ndarray])
         assert c.index is r.index
         assert np.array_equal(c.read(90), sequential[90])
         assert np.array_equal(r.read(1), sequential[1])
+
+
+@pytest.mark.parametrize("movflags", ["", "+faststart", "+frag_keyframe+empty_moov"])
+def test_mp4_index_from_sample_tables_matches_a_packet_pass(clip_dir: Path, src_frames: list[np.ndarray], movflags: str) -> None:
+    import av
+
+    from sam2_studio.media.video import _Probe
+
+    tb = Fraction(1, 90000)
+    pts = [round(i * 90000 / 24) + (7000 if i > 20 else 0) for i in range(40)]  # a jump: VFR
+    path = encode(
+        clip_dir / f"tables{movflags.replace('+', '_')}.mp4", src_frames[:40], pts=pts, time_base=tb,
+        options={"g": "9", "bf": "3"}, container_options={"movflags": movflags} if movflags else None,
+    )
+    probe = _Probe(path)
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        builder, damaged = probe._index_from_packets(c, vs, vs.time_base, path.stat().st_size)
+    with av.open(str(path)) as c:
+        fast = probe._index_from_sample_tables(c, c.streams.video[0], tb, path.stat().st_size)
+    assert (fast is None) == ("frag" in movflags)  # fragmented files take the packet pass
+    ref = builder.build()
+    assert damaged == "" and probe.problem is None
+    assert np.array_equal(probe.index.pts, ref.pts)
+    assert np.array_equal(probe.index.keyframes, ref.keyframes)
+    with open_video(path) as r:
+        for i in (39, 0, 21, 20, 5):
+            assert read_stamp(r.read(i)) == i
