@@ -32,7 +32,7 @@ MAX_SIDE = 16384
 # Frames decoded beyond the target before a read is declared lost (a broken stream).
 _REORDER_SLACK = 64
 
-_STILL_FORMATS = {"image2", "apng", "gif", "ico", "tiff_pipe"}
+_STILL_FORMATS = {"image2", "ico"}
 
 
 def _is_still_image_format(name: str) -> bool:
@@ -229,6 +229,11 @@ class VideoReader(ReaderBase):
         self._pending: list[tuple[int, av.VideoFrame]] = []
         self._next: int | None = None  # the frame the decoder yields next, when known
         self._prev: int | None = None
+        self._base = 0  # the frame a fresh decode starts with (after a seek)
+        self._last_ts: int | None = None
+        # Some containers (AVI with B-frames) carry made-up presentation times: then frames
+        # are counted in output order from the keyframe instead of looked up by time.
+        self._by_order = False
         self._open_container()
         first = self._decoded(0)
         geometry = Geometry(
@@ -367,25 +372,37 @@ class VideoReader(ReaderBase):
     def _decoded(self, i: int) -> av.VideoFrame:
         if self._container is None:
             raise MediaError("the video has been closed", self.path)
-        index = self.index
-        k = index.keyframe_before(i)
-        forward_ok = self._next is not None and self._next <= i and index.keyframes[k] <= self._next
-        attempts = 0
-        while True:
-            if not forward_ok:
-                self._seek(k)
-            start = self._next if forward_ok and self._next is not None else int(index.keyframes[k])
+        keys = self.index.keyframes
+        k = self.index.keyframe_before(i)
+        # Ways to reach frame i, cheapest first. Some demuxers (MPEG-TS, AVI without an
+        # index) land after the keyframe asked for: then step back, then start from the top.
+        plans: list[int | None] = []
+        if self._next is not None and self._next <= i and keys[k] <= self._next:
+            plans.append(None)  # decode on from where the decoder is
+        plans += [k, *(x for x in (k - 1, k - 2) if x >= 0), -1]
+        fallback = None
+        for plan in plans:
+            if plan is None:
+                start = self._next or 0
+            elif plan >= 0:
+                self._seek(plan)
+                start = int(keys[plan])
+            else:
+                self._restart()
+                start = 0
             try:
-                frame = self._decode_forward(i, i - start + _REORDER_SLACK)
+                return self._decode_forward(i, i - start + _REORDER_SLACK)
             except _Overshoot as over:
-                if k > 0 and attempts < 3:
-                    k, attempts, forward_ok = k - 1, attempts + 1, False
-                    continue
-                return over.frame  # the frame cannot be decoded on its own: show its successor
+                fallback = over.frame
+            except _Unordered:
+                self._by_order = True
+                self._reset()
+                return self._decoded(i)
             except (av.error.FFmpegError, _Lost) as exc:
                 self._reset()
                 raise self._damage(i, exc) from exc
-            return frame
+        assert fallback is not None
+        return fallback  # the frame cannot be decoded at all: show its successor
 
     def _seek(self, k: int) -> None:
         assert self._container is not None
@@ -395,11 +412,22 @@ class VideoReader(ReaderBase):
         except av.error.FFmpegError:
             self._container.seek(0)  # some files cannot seek by timestamp: start over
         self._packets = self._container.demux(self._stream)
+        self._base = int(self.index.keyframes[k])
+
+    def _restart(self) -> None:
+        """Decode from the first packet of the file, with no seek at all."""
+        if self._container is not None:
+            self._container.close()
+        self._reset()
+        self._open_container()
+        self._packets = self._container.demux(self._stream)  # type: ignore[union-attr]
+        self._base = 0
 
     def _reset(self) -> None:
         self._packets = None
         self._pending = []
         self._next = self._prev = None
+        self._last_ts = None
 
     def _decode_forward(self, i: int, budget: int) -> av.VideoFrame:
         assert self._packets is not None
@@ -423,12 +451,18 @@ class VideoReader(ReaderBase):
             except StopIteration:
                 raise _Lost("the stream ends before this frame") from None
             # Frames before the target that nothing refers to are never decoded.
-            skip = packet.pts is not None and index.locate(packet.pts, None) < i
+            skip = not self._by_order and packet.pts is not None and index.locate(packet.pts, None) < i
             cc.skip_frame = "NONREF" if skip else "DEFAULT"
             prev = self._prev
             for frame in self._stream.decode(packet):
-                ts = frame.pts if frame.pts is not None else frame.dts
-                idx = index.locate(ts, prev)
+                if self._by_order:
+                    idx = self._base if prev is None else prev + 1
+                else:
+                    ts = frame.pts if frame.pts is not None else frame.dts
+                    if ts is not None and self._last_ts is not None and ts <= self._last_ts:
+                        raise _Unordered
+                    self._last_ts = ts if ts is not None else self._last_ts
+                    idx = index.locate(ts, prev)
                 prev = idx
                 self._pending.append((idx, frame))
 
@@ -450,6 +484,10 @@ class _Overshoot(Exception):
 
 class _Lost(Exception):
     pass
+
+
+class _Unordered(Exception):
+    """Decoded frames came out with times going backwards: the times are not to be trusted."""
 
 
 def open_video(path: str | os.PathLike[str], *, threads: int = 0) -> VideoReader:

@@ -37,15 +37,15 @@ def test_h264_round_trip_keeps_frames_and_rate(tmp_path: Path, src_frames: list[
 
 
 def test_h264_odd_size_is_padded_with_the_edge(tmp_path: Path) -> None:
-    img = np.zeros((47, 85, 3), np.uint8)
+    img = np.zeros((479, 853, 3), np.uint8)
     img[:, -1] = 200  # the last column
-    with VideoWriter(tmp_path / "odd.mp4", (85, 47), 24) as w:
+    with VideoWriter(tmp_path / "odd.mp4", (853, 479), 24) as w:
         w.write(img)
-        assert w.coded_size == (86, 48)
+        assert w.coded_size == (854, 480)
     with open_video(tmp_path / "odd.mp4") as r:
-        assert r.size == (86, 48)
+        assert r.size == (854, 480)
         out = r.read(0)
-        assert out[:, -1].mean() > 150 and out[:-2, :80].mean() < 10
+        assert out[:, -2:].mean() > 150 and out[:-2, :840].mean() < 10
 
 
 def test_source_audio_is_copied_and_trimmed(tmp_path: Path, audio_clip: Path) -> None:
