@@ -24,10 +24,6 @@ class DamagedMediaError(MediaError):
         self.usable_frames = usable_frames
 
 
-class ExportCancelled(MediaError):
-    """An export was cancelled; its partial output has been removed."""
-
-
 # OS error numbers a user can do something about, in words.
 _OS_REASONS = {
     errno.ENOENT: "the file or folder does not exist",

@@ -39,7 +39,9 @@ class MediaInfo:
 class FrameReader(Protocol):
     """Random access to RGB frames; cheap when read in order.
 
-    ``read(i)`` returns a new (H, W, 3) uint8 RGB array that the caller may keep or change.
+    ``read(i)`` returns an (H, W, 3) uint8 RGB array: frame ``i`` in presentation order,
+    upright, with square pixels. Plain readers return a new array each time; a
+    ``CachedReader`` returns a read-only one shared with its cache (copy before drawing).
     Implementations are safe to call from one reader thread and one read-ahead thread.
     """
 

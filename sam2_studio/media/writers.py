@@ -19,7 +19,7 @@ import av.error
 import numpy as np
 
 from .atomic import check_writable_folder, finalise, partial_path, remove_quietly, write_failure
-from .errors import MediaError
+from .errors import MediaError, os_reason
 from .mattes import matte_u8, matte_u16
 
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
@@ -276,7 +276,10 @@ class _AudioCopier:
     """Moves one audio stream of a source file into the output, interleaved with the video."""
 
     def __init__(self, source: AudioSource, out: av.container.OutputContainer, fmt: str) -> None:
-        self._src = av.open(str(source.path))
+        try:
+            self._src = av.open(str(source.path))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"its audio cannot be read ({os_reason(exc) or 'not a media file'})", source.path) from exc
         self._start = source.start
         self._end = source.end
         streams = self._src.streams.audio
