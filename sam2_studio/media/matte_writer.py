@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
+from functools import partial
 from fractions import Fraction
 from pathlib import Path
 
@@ -117,24 +118,9 @@ class MatteWriter:
                 self._video.write(matte_u16(matte))
             return
         assert self._sequence is not None
-        premult = self.export.premultiply
-        if fmt is MatteFormat.PNG8:
-            image = matte_u8(matte)
-        elif fmt is MatteFormat.PNG16:
-            image = matte_u16(matte)
-        elif fmt is MatteFormat.PNG8_RGBA:
-            image = rgba(frame, matte, bits=8, premultiplied=premult)  # type: ignore[arg-type]
-        elif fmt is MatteFormat.PNG16_RGBA:
-            image = rgba(frame, matte, bits=16, premultiplied=premult)  # type: ignore[arg-type]
-        elif fmt is MatteFormat.EXR:
-            image = matte_float(matte)
-        else:
-            a = matte_float(matte)
-            linear = srgb_decode(frame.astype(np.float32) * np.float32(1 / 255)).astype(np.float32)  # type: ignore[union-attr]
-            if premult:
-                linear *= a[..., None]
-            image = np.dstack([linear, a])
-        self._sequence.write(image)
+        # The conversion runs on the writer's worker threads, next to the encoding; they get
+        # their own copy of anything the caller could still change.
+        self._sequence.write(_frozen(matte), partial(_sequence_pixels, fmt, None if frame is None else _frozen(frame), self.export.premultiply))
 
     def close(self) -> None:
         (self._video or self._sequence).close()  # type: ignore[union-attr]
@@ -150,3 +136,28 @@ class MatteWriter:
             self.close()
         else:
             self.abort()
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    a = np.asarray(arr)
+    return a if not a.flags.writeable else a.copy()
+
+
+def _sequence_pixels(fmt: MatteFormat, frame: np.ndarray | None, premultiplied: bool, matte: np.ndarray) -> np.ndarray:
+    """What a sequence file of ``fmt`` stores for one matte (and frame)."""
+    if fmt is MatteFormat.PNG8:
+        return matte_u8(matte)
+    if fmt is MatteFormat.PNG16:
+        return matte_u16(matte)
+    assert frame is not None
+    if fmt is MatteFormat.PNG8_RGBA:
+        return rgba(frame, matte, bits=8, premultiplied=premultiplied)
+    if fmt is MatteFormat.PNG16_RGBA:
+        return rgba(frame, matte, bits=16, premultiplied=premultiplied)
+    if fmt is MatteFormat.EXR:
+        return matte_float(matte)
+    a = matte_float(matte)
+    linear = srgb_decode(frame.astype(np.float32) * np.float32(1 / 255)).astype(np.float32)
+    if premultiplied:
+        linear *= a[..., None]
+    return np.dstack([linear, a])

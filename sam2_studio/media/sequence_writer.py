@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,14 +62,15 @@ class ImageSequenceWriter:
     def path(self) -> Path:
         return self.naming.folder / self.naming.pattern
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, prepare: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """Queue one frame; ``prepare`` (e.g. a matte conversion) runs on the worker too."""
         if self._closed:
             raise RuntimeError("write() after close() or abort()")
         number = self.start + self.frames_written
         self.frames_written += 1
         while len(self._inflight) >= self._limit:
             self._collect(self._inflight.popleft())
-        self._inflight.append(self._pool.submit(self._write_one, np.asarray(image), number))
+        self._inflight.append(self._pool.submit(self._write_one, np.asarray(image), number, prepare))
 
     def _encode(self, image: np.ndarray) -> bytes:
         suffix = self.naming.suffix.lower()
@@ -80,9 +82,9 @@ class ImageSequenceWriter:
             return encode_png(image, compression=self._png_compression)
         return encode_tiff(image)
 
-    def _write_one(self, image: np.ndarray, number: int) -> Path:
+    def _write_one(self, image: np.ndarray, number: int, prepare: Callable[[np.ndarray], np.ndarray] | None) -> Path:
         final = self.naming.path(number)
-        data = self._encode(image)
+        data = self._encode(prepare(image) if prepare is not None else image)
         tmp = partial_path(final)
         try:
             with open(tmp, "wb") as fh:
