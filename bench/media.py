@@ -151,6 +151,9 @@ def main() -> None:
     p95 = lat_ms[int(0.95 * (len(lat_ms) - 1))]
     results.append(("random seek, median", f"{statistics.median(lat_ms):.0f} ms", f"goal <= 100 ms; mean {seek_cpu:.0f} ms CPU/seek"))
     results.append(("random seek, p95", f"{p95:.0f} ms", ""))
+    with open_video(clip) as r:
+        prev = [timed(lambda i=i: r.read_keyframe(r.nearest_keyframe(i), (640, 360))) * 1000 for i in targets]
+    results.append(("scrub preview (nearest keyframe, 640x360), median", f"{statistics.median(prev):.0f} ms", ""))
 
     with open_video(clip) as r:
         quick = timed(lambda: list(iter_thumbnails(r, 100, 64)))

@@ -100,6 +100,7 @@ class _Probe:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.problem: DamagedMediaError | None = None
+        self.learnt: tuple[Geometry, MediaInfo] | None = None  # set by the first reader
         try:
             container = av.open(str(path), timeout=IO_TIMEOUT)
         except (av.error.FFmpegError, OSError) as exc:
@@ -235,26 +236,31 @@ class VideoReader(ReaderBase):
         # are counted in output order from the keyframe instead of looked up by time.
         self._by_order = False
         self._open_container()
-        first = self._decoded(0)
+        self._first: av.VideoFrame | None = None
+        if probe.learnt is None:  # the first reader learns the picture from frame 0
+            self._first = self._decoded(0)
+            probe.learnt = self._learn(self._first)
+        geometry, self.info = probe.learnt
+        self._converter = FrameConverter(geometry)
+        index = self.index
+        self._timestamps = (index.pts - index.pts[0]).astype(np.float64) * float(index.time_base)
+
+    def _learn(self, first: av.VideoFrame) -> tuple[Geometry, MediaInfo]:
+        if max(first.width, first.height) > MAX_SIDE:
+            raise MediaError(f"the video is {first.width}×{first.height}, larger than supported", self.path)
+        probe, index = self._probe, self.index
         geometry = Geometry(
             coded_size=(first.width, first.height),
             sample_aspect=self._stream.sample_aspect_ratio or Fraction(1),
             rotation=rotation_of(first),
         )
-        if max(first.width, first.height) > MAX_SIDE:
-            raise MediaError(f"the video is {first.width}×{first.height}, larger than supported", self.path)
-        self._converter = FrameConverter(geometry)
-        self._first = first
-        index = self.index
-        fps = self._fps(probe.rate, index)
-        duration = float((int(index.pts[-1]) - int(index.pts[0]) + index.frame_duration) * index.time_base)
-        self.info = MediaInfo(
+        info = MediaInfo(
             path=self.path,
             kind="video",
             size=geometry.display_size,
-            fps=fps,
+            fps=self._fps(probe.rate, index),
             frame_count=len(index),
-            duration=duration,
+            duration=float((int(index.pts[-1]) - int(index.pts[0]) + index.frame_duration) * index.time_base),
             has_audio=probe.audio_codec is not None,
             container=probe.container_name,
             codec=probe.codec,
@@ -266,7 +272,7 @@ class VideoReader(ReaderBase):
             variable_frame_rate=index.is_variable_rate,
             audio_codec=probe.audio_codec,
         )
-        self._timestamps = (index.pts - index.pts[0]).astype(np.float64) * float(index.time_base)
+        return geometry, info
 
     @staticmethod
     def _fps(rate: Fraction | None, index: FrameIndex) -> Fraction:
