@@ -16,9 +16,6 @@ from typing import BinaryIO
 
 import numpy as np
 
-_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"}
-
-
 def _boxes(data: bytes, start: int = 0, end: int | None = None):  # noqa: ANN202 - generator of (type, payload start, payload end)
     pos, end = start, len(data) if end is None else end
     while pos + 8 <= end:

@@ -301,12 +301,6 @@ class VideoReader(ReaderBase):
             frame = self._first if i == 0 and self._first is not None else self._decoded(i)
             return self._converter.to_rgb(frame, size, fast=size is not None)
 
-    def read_frame(self, index: int) -> av.VideoFrame:
-        """The decoded frame itself (native pixel format), for callers that convert on their own."""
-        i = self._check(index)
-        with self._lock:
-            return self._decoded(i)
-
     def nearest_keyframe(self, index: int) -> int:
         """The keyframe closest to ``index``: the frame that is cheapest to show near it."""
         i = self._check(index)

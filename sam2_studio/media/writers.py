@@ -132,7 +132,9 @@ class VideoWriter:
         self._audio: _AudioCopier | None = None
         self._closed = False
         try:
-            self._out = av.open(str(self._partial), "w", format=fmt)
+            # MP4/MOV: the index goes to the front at the end, so players start at once.
+            options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+            self._out = av.open(str(self._partial), "w", format=fmt, options=options)
         except (av.error.FFmpegError, OSError) as exc:
             remove_quietly(self._partial)
             raise write_failure(self.path, exc) from exc

@@ -207,3 +207,15 @@ def test_cancelled_sequence_leaves_the_old_one(tmp_path: Path, mattes: list[np.n
         w.write(np.zeros((H, W), np.float32))
         raise KeyboardInterrupt
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_raw_tiff_sequence(tmp_path: Path) -> None:
+    from sam2_studio.media import ImageSequenceWriter, SequenceNaming
+
+    img = (np.arange(W * H * 3, dtype=np.uint32).reshape(H, W, 3) * 37 % 65536).astype(np.uint16)
+    with ImageSequenceWriter(SequenceNaming.parse(tmp_path / "plate.%05d.tif"), start=0) as w:
+        w.write(img)
+        w.write(img[..., 0])
+    colour = cv2.imread(str(tmp_path / "plate.00000.tif"), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(colour[..., ::-1], img)
+    assert np.array_equal(read_matte(tmp_path / "plate.00001.tif"), img[..., 0])
