@@ -317,7 +317,7 @@ class VideoReader(ReaderBase):
         if k >= self.index.keyframes.size or self.index.keyframes[k] != i:
             raise ValueError(f"frame {i} is not a keyframe")
         with self._lock:
-            self._seek(k)
+            self._seek(k, by_decode_time=True)
             assert self._packets is not None
             cc = self._stream.codec_context
             target = int(self.index.pts[i])
@@ -376,17 +376,19 @@ class VideoReader(ReaderBase):
         k = self.index.keyframe_before(i)
         # Ways to reach frame i, cheapest first. Some demuxers (MPEG-TS, AVI without an
         # index) land after the keyframe asked for: then step back, then start from the top.
-        plans: list[int | None] = []
+        # A seek asks for the keyframe's presentation time, which MP4 and Matroska look up;
+        # demuxers that go by decode time may land later, so the retries ask for that.
+        plans: list[tuple[int, bool] | None] = []
         if self._next is not None and self._next <= i and keys[k] <= self._next:
             plans.append(None)  # decode on from where the decoder is
-        plans += [k, *(x for x in (k - 1, k - 2) if x >= 0), -1]
+        plans += [(k, False), (k, True), *((x, True) for x in (k - 1, k - 2) if x >= 0), (-1, True)]
         fallback = None
         for plan in plans:
             if plan is None:
                 start = self._next or 0
-            elif plan >= 0:
-                self._seek(plan)
-                start = int(keys[plan])
+            elif plan[0] >= 0:
+                self._seek(plan[0], by_decode_time=plan[1])
+                start = int(keys[plan[0]])
             else:
                 self._restart()
                 start = 0
@@ -404,11 +406,12 @@ class VideoReader(ReaderBase):
         assert fallback is not None
         return fallback  # the frame cannot be decoded at all: show its successor
 
-    def _seek(self, k: int) -> None:
+    def _seek(self, k: int, *, by_decode_time: bool = False) -> None:
         assert self._container is not None
         self._reset()
+        ts = self.index.seek_ts[k] if by_decode_time else self.index.pts[self.index.keyframes[k]]
         try:
-            self._container.seek(int(self.index.seek_ts[k]), stream=self._stream, backward=True)
+            self._container.seek(int(ts), stream=self._stream, backward=True)
         except av.error.FFmpegError:
             self._container.seek(0)  # some files cannot seek by timestamp: start over
         self._packets = self._container.demux(self._stream)
