@@ -235,6 +235,7 @@ class VideoReader(ReaderBase):
         # Some containers (AVI with B-frames) carry made-up presentation times: then frames
         # are counted in output order from the keyframe instead of looked up by time.
         self._by_order = False
+        self._seek_by_decode_time = False  # set once a seek by presentation time misses
         self._open_container()
         self._first: av.VideoFrame | None = None
         if probe.learnt is None:  # the first reader learns the picture from frame 0
@@ -381,7 +382,9 @@ class VideoReader(ReaderBase):
         plans: list[tuple[int, bool] | None] = []
         if self._next is not None and self._next <= i and keys[k] <= self._next:
             plans.append(None)  # decode on from where the decoder is
-        plans += [(k, False), (k, True), *((x, True) for x in (k - 1, k - 2) if x >= 0), (-1, True)]
+        if not self._seek_by_decode_time:
+            plans.append((k, False))
+        plans += [(k, True), *((x, True) for x in (k - 1, k - 2) if x >= 0), (-1, True)]
         fallback = None
         for plan in plans:
             if plan is None:
@@ -396,12 +399,16 @@ class VideoReader(ReaderBase):
                 return self._decode_forward(i, i - start + _REORDER_SLACK)
             except _Overshoot as over:
                 fallback = over.frame
+                self._seek_by_decode_time |= plan is not None and not plan[1]
             except _Unordered:
                 self._by_order = True
                 self._reset()
                 return self._decoded(i)
             except (av.error.FFmpegError, _Lost) as exc:
                 self._reset()
+                if plan is not None and not plan[1]:
+                    self._seek_by_decode_time = True  # this demuxer seeks by decode time
+                    continue
                 raise self._damage(i, exc) from exc
         assert fallback is not None
         return fallback  # the frame cannot be decoded at all: show its successor
