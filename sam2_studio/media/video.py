@@ -318,15 +318,18 @@ class VideoReader(ReaderBase):
         if k >= self.index.keyframes.size or self.index.keyframes[k] != i:
             raise ValueError(f"frame {i} is not a keyframe")
         with self._lock:
-            self._seek(k, by_decode_time=True)
+            self._seek(k, by_decode_time=self._seek_by_decode_time)
             assert self._packets is not None
             cc = self._stream.codec_context
             target = int(self.index.pts[i])
+            trust_pts = not self._by_order
             frame = None
             try:
                 for packet in self._packets:
                     if packet.size and not packet.is_keyframe:
                         continue
+                    if packet.size and trust_pts and packet.pts is not None and packet.pts < target:
+                        continue  # the seek landed on an earlier keyframe: demux on, decode nothing
                     frames = self._stream.decode(packet) + self._stream.decode(None)
                     cc.flush_buffers()
                     frame = next((f for f in frames if f.pts == target), frames[0] if frames else None)
