@@ -8,7 +8,9 @@ Reading
     ``r.timestamps``, ``r.info`` (:class:`MediaInfo`), ``r.problem`` (damage found on open),
     ``close()`` / ``with``. Readers are safe for one reader thread plus one read-ahead thread.
     ``CachedReader(r)`` adds a bounded LRU frame cache and direction-aware read-ahead;
-    ``iter_thumbnails(r, count, height)`` streams a timeline strip.
+    ``iter_thumbnails(r, count, height)`` streams a timeline strip. While the user drags the
+    playhead, ``VideoReader.read_keyframe(r.nearest_keyframe(i), size)`` gives an instant
+    preview (one intra frame); read the exact frame when the drag stops.
 
 Writing (one frame at a time; atomic; ``abort()`` or an exception removes partial output)
     ``VideoWriter(path, size, fps, H264() | ProRes() | Ffv1(), audio=AudioSource(...))``,

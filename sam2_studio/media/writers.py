@@ -284,8 +284,8 @@ class _AudioCopier:
             raise MediaError(f"its audio cannot be read ({os_reason(exc) or 'not a media file'})", source.path) from exc
         self._start = source.start
         self._end = source.end
-        streams = self._src.streams.audio
-        if not streams:
+        streams = [s for s in self._src.streams.audio if s.codec_context is not None]
+        if not streams:  # nothing we can carry: the export is silent
             self._src.close()
             self._packets: Iterator[av.Packet] | None = None
             return
