@@ -45,3 +45,23 @@ def finalise(partial: Path, final: Path) -> None:
 def remove_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+class Export:
+    """What every writer shares: ``close()`` finishes, ``abort()`` removes the partial output,
+    and ``with`` does the one or the other depending on how the block ends."""
+
+    def close(self) -> None:  # pragma: no cover - every writer overrides
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - every writer overrides
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204 - returns the concrete writer
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

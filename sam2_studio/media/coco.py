@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import check_writable_folder, finalise, partial_path, remove_quietly, write_failure
+from .atomic import Export, check_writable_folder, finalise, partial_path, remove_quietly, write_failure
 from .errors import MediaError
 
 
@@ -172,7 +172,7 @@ class Masklets:
         return out
 
 
-class MaskletWriter:
+class MaskletWriter(Export):
     """Collects masks frame by frame (compressed at once), writes the JSON on ``close()``.
 
     Objects may appear on any frame; frames where an object is absent get an empty mask.
@@ -212,14 +212,6 @@ class MaskletWriter:
         self._closed = True
         self._frames.clear()
 
-    def __enter__(self) -> MaskletWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_json_atomic(path: Path, data: object) -> None:

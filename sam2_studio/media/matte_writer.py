@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import Export
 from .images import srgb_decode
 from .mattes import matte_float, matte_u8, matte_u16, rgba
 from .naming import SequenceNaming
@@ -64,7 +65,7 @@ class MatteExport:
         return self.format is MatteFormat.EXR_RGBA
 
 
-class MatteWriter:
+class MatteWriter(Export):
     """``write(matte, frame=None)`` per frame, then ``close()``; ``abort()`` removes the output.
 
     ``matte``: (H, W) bool, uint8, uint16 or float32 0..1. ``frame``: the RGB uint8 source
@@ -128,14 +129,6 @@ class MatteWriter:
     def abort(self) -> None:
         (self._video or self._sequence).abort()  # type: ignore[union-attr]
 
-    def __enter__(self) -> MatteWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:

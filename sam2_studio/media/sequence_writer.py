@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import check_writable_folder, partial_path, remove_quietly, write_failure
+from .atomic import Export, check_writable_folder, partial_path, remove_quietly, write_failure
 from .errors import MediaError
 from .images import encode_exr, encode_png, encode_tiff
 from .naming import SequenceNaming
@@ -25,7 +25,7 @@ from .naming import SequenceNaming
 SEQUENCE_SUFFIXES = (".png", ".tif", ".tiff", ".exr")
 
 
-class ImageSequenceWriter:
+class ImageSequenceWriter(Export):
     """Writes frames numbered ``start``, ``start + 1``, ... as ``naming`` says.
 
     ``write(image)`` takes ready pixels: (H, W) grey or (H, W, 3|4) RGB(A); uint8 or uint16
@@ -139,12 +139,3 @@ class ImageSequenceWriter:
                 remove_quietly(p)
             self._done.clear()
             self.written.clear()
-
-    def __enter__(self) -> ImageSequenceWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

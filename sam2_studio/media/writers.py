@@ -18,7 +18,7 @@ import av
 import av.error
 import numpy as np
 
-from .atomic import check_writable_folder, finalise, partial_path, remove_quietly, write_failure
+from .atomic import Export, check_writable_folder, finalise, partial_path, remove_quietly, write_failure
 from .errors import MediaError, os_reason
 from .mattes import matte_u8, matte_u16
 
@@ -97,7 +97,7 @@ def _container_for(path: Path, codec: VideoCodec) -> str:
     return fmt
 
 
-class VideoWriter:
+class VideoWriter(Export):
     """Streams frames into a video file; see the module docstring.
 
     ``write(frame, alpha=None, time=None)``: ``frame`` RGB uint8 (H, W, 3) — or a matte
@@ -264,14 +264,6 @@ class VideoWriter:
             self._audio.close()
         remove_quietly(self._partial)
 
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class _AudioCopier:
