@@ -29,7 +29,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-reference", action="store_true", help="time ours only (e.g. on a GPU machine without sam2)")
     ap.add_argument("--dtype", choices=["fp32", "bf16", "auto"], default="fp32")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "auto": None}[args.dtype]
     torch.manual_seed(0)
