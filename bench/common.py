@@ -18,23 +18,25 @@ if str(ROOT) not in sys.path:
 
 @dataclass
 class Timing:
-    median: float
+    median: float  # wall seconds
     best: float
     runs: int
+    cpu: float  # median CPU seconds of the process: robust when others load the machine
 
     def __str__(self) -> str:
-        return f"{self.median * 1000:9.1f} ms (best {self.best * 1000:.1f}, n={self.runs})"
+        return f"{self.median * 1000:8.1f} ms (best {self.best * 1000:.1f}, cpu {self.cpu * 1000:.0f})"
 
 
 def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> Timing:
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t)
-    return Timing(statistics.median(times), min(times), repeat)
+        cpu.append(time.process_time() - c)
+    return Timing(statistics.median(times), min(times), repeat, statistics.median(cpu))
 
 
 def rss_mb() -> float:

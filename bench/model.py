@@ -29,7 +29,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-reference", action="store_true", help="time ours only (e.g. on a GPU machine without sam2)")
     ap.add_argument("--dtype", choices=["fp32", "bf16", "auto"], default="fp32")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "auto": None}[args.dtype]
     torch.manual_seed(0)
@@ -96,16 +99,16 @@ def main() -> None:
 
         ref_fns = {"image encoder": ref_encoder, "click (prompt + decoder)": ref_click, "memory attention, full bank": ref_memattn}
 
-    print(f"{'':30s} {'ours':>34s} {'reference':>34s}  ratio  peak RSS growth ours/ref (MB)")
+    print(f"{'':30s} {'ours':>38s} {'reference':>38s}  ratio (wall, cpu)  peak RSS growth ours/ref (MB)")
     with inference_context(dev, dtype):
         for name, fn in rows:
             with PeakRss() as mo:
                 to = timeit(fn, repeat=args.repeat)
-            line = f"{name:30s} {to!s:>34s}"
+            line = f"{name:30s} {to!s:>38s}"
             if name in ref_fns:
                 with PeakRss() as mr:
                     tr = timeit(ref_fns[name], repeat=args.repeat)
-                line += f" {tr!s:>34s}  {to.median / tr.median:5.2f}  {mo.growth:7.0f} / {mr.growth:.0f}"
+                line += f" {tr!s:>38s}  {to.median / tr.median:5.2f} {to.cpu / tr.cpu:5.2f}  {mo.growth:7.0f} / {mr.growth:.0f}"
             print(line, flush=True)
 
 

@@ -48,13 +48,16 @@ def reference_session(ref, frames, images: torch.Tensor):  # noqa: ANN001
     return state
 
 
-def timed(iterator) -> list[float]:  # noqa: ANN001
-    times, t = [], time.perf_counter()
+def timed(iterator) -> tuple[list[float], list[float]]:  # noqa: ANN001
+    """Wall and CPU seconds of each step (CPU time is robust when others load the machine)."""
+    wall, cpu = [], []
+    t, c = time.perf_counter(), time.process_time()
     for _ in iterator:
-        now = time.perf_counter()
-        times.append(now - t)
-        t = now
-    return times
+        now, cnow = time.perf_counter(), time.process_time()
+        wall.append(now - t)
+        cpu.append(cnow - c)
+        t, c = now, cnow
+    return wall, cpu
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -78,16 +81,18 @@ def speed(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         ref.add_new_points_or_box(state, 0, 1, points=click, labels=[1])
         ref_click = time.perf_counter() - t
-        ref_times = timed(ref.propagate_in_video(state))
+        ref_times, ref_cpu = timed(ref.propagate_in_video(state))
     t = time.perf_counter()
     session.add_points(0, 1, click, [1])
     our_click = time.perf_counter() - t
-    our_times = timed(session.propagate())
+    our_times, our_cpu = timed(session.propagate())
     # The first yielded frame is the prompted one (no model run): leave it out.
     ours_t, ref_t = our_times[1:], ref_times[1:]
-    print(f"{'frame':>5} {'ours s':>8} {'ref s':>8} {'ratio':>6}")
-    for i, (a, b) in enumerate(zip(ours_t, ref_t), start=1):
-        print(f"{i:5d} {a:8.2f} {b:8.2f} {a / b:6.2f}")
+    print(f"{'frame':>5} {'ours s':>8} {'ref s':>8} {'ratio':>6} {'ours cpu':>9} {'ref cpu':>8} {'ratio':>6}")
+    for i, (a, b, ca, cb) in enumerate(zip(ours_t, ref_t, our_cpu[1:], ref_cpu[1:]), start=1):
+        print(f"{i:5d} {a:8.2f} {b:8.2f} {a / b:6.2f} {ca:9.2f} {cb:8.2f} {ca / cb:6.2f}")
+    print(f"CPU seconds per frame: ours {sum(our_cpu[1:]) / len(ours_t):.2f}, reference {sum(ref_cpu[1:]) / len(ref_t):.2f}, "
+          f"ratio {sum(our_cpu[1:]) / sum(ref_cpu[1:]):.2f}")
     fo, fr = len(ours_t) / sum(ours_t), len(ref_t) / sum(ref_t)
     print(f"click on a new frame (encoder + decoder): ours {our_click:.2f} s, reference {ref_click:.2f} s")
     print(f"propagation: ours {fo:.3f} frames/s, reference {fr:.3f} frames/s, speed-up {fo / fr:.2f}x")
@@ -153,10 +158,31 @@ def memory(args: argparse.Namespace) -> None:
             for f, _, _ in ref.propagate_in_video(state):
                 if f % 50 == 0:
                     pts.append((f, rss_mb()))
-        ref_slope = np.polyfit([f for f, _ in pts[1:]], [m for _, m in pts[1:]], 1)[0] * 1000
-        print(f"reference over {n} frames (frames held as {args.small_size}^2 float32 tensors, "
-              f"{images.numel() * 4 / 2**20:.0f} MB, plus every output): RSS growth {ref_slope:.1f} MB per 1000 frames "
-              f"beyond its frames; at 1024 its frames alone take {13.6:.1f} MB each (RSS at start {base:.0f} MB)")
+        per_frame = state_bytes(state) / n / 2**20
+        print(f"reference over {n} frames: RSS {base:.0f} -> {rss_mb():.0f} MB; its session holds "
+              f"{images.numel() * 4 / n / 2**20:.2f} MB of input per frame plus {per_frame:.2f} MB of outputs per frame "
+              f"(2 objects), i.e. {per_frame * 1000:.0f} MB per 1000 frames beyond the frames themselves, growing "
+              f"without bound (at 1024: 13.6 MB of input and ~1.5 MB of outputs per frame for 2 objects)")
+
+
+def state_bytes(obj) -> int:  # noqa: ANN001
+    """Bytes of every tensor reachable from the reference's inference state, except the frames."""
+    seen: set[int] = set()
+
+    def walk(o) -> int:  # noqa: ANN001
+        if isinstance(o, torch.Tensor):
+            key = o.untyped_storage().data_ptr()
+            if key in seen:
+                return 0
+            seen.add(key)
+            return o.untyped_storage().nbytes()
+        if isinstance(o, dict):
+            return sum(walk(v) for k, v in o.items() if k not in ("images", "cached_features"))
+        if isinstance(o, list | tuple):
+            return sum(walk(v) for v in o)
+        return 0
+
+    return walk(obj)
 
 
 def main() -> None:
@@ -168,9 +194,12 @@ def main() -> None:
     ap.add_argument("--small-size", type=int, default=256)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--reference-frames", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not args.skip_speed:
         speed(args)
     if not args.skip_memory:

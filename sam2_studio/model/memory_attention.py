@@ -15,6 +15,32 @@ from torch.nn import functional as F
 from .position import AxialRope
 
 
+QUERY_CHUNK = 256  # queries per block in the CPU cross-attention: the scores stay in cache
+
+
+def attend_low_rank_values(q: torch.Tensor, k: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) @ values, for one head, block by block over the queries.
+
+    Used with the raw 64-d memories as ``values``: the value projection is linear and the
+    softmax rows sum to one, so projecting after the weighted sum is the same result with a
+    quarter of the multiply-adds of the 256-d product. The fused kernels need values as
+    wide as keys; this plain loop is measured faster on CPU (bench/model.py).
+    """
+    b, n, d = q.shape
+    kt = k.transpose(1, 2)
+    out = q.new_empty(b, n, values.shape[-1])
+    scores = q.new_empty(b, min(QUERY_CHUNK, n), k.shape[1])
+    scale = d**-0.5
+    for s in range(0, n, QUERY_CHUNK):
+        e = min(s + QUERY_CHUNK, n)
+        chunk = scores[:, : e - s]
+        torch.baddbmm(chunk, q[:, s:e], kt, beta=0.0, alpha=scale, out=chunk)
+        chunk.sub_(chunk.amax(dim=-1, keepdim=True)).exp_()
+        torch.bmm(chunk, values, out=out[:, s:e])
+        out[:, s:e].div_(chunk.sum(dim=-1, keepdim=True))
+    return out
+
+
 class RopeAttention(nn.Module):
     """Single- or multi-head attention with axial rotary encoding of queries and keys."""
 
@@ -30,9 +56,17 @@ class RopeAttention(nn.Module):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0) -> torch.Tensor:
         b, n, _ = q.shape
+        # One head reading narrower values (the memories) on CPU: attend first, project after.
+        low_rank = (
+            self.num_heads == 1
+            and v.shape[-1] < self.v_proj.out_features
+            and q.device.type == "cpu"
+            and not torch.is_grad_enabled()
+        )
         q = self.q_proj(q).view(b, n, self.num_heads, -1).transpose(1, 2)
         k = self.k_proj(k).view(b, k.shape[1], self.num_heads, -1).transpose(1, 2)
-        v = self.v_proj(v).view(b, v.shape[1], self.num_heads, -1).transpose(1, 2)
+        if not low_rank:
+            v = self.v_proj(v).view(b, v.shape[1], self.num_heads, -1).transpose(1, 2)
         cos, sin = self.rope.tables(n, q.device, q.dtype)
         q = AxialRope.rotate(q, cos, sin)
         n_rope = k.shape[2] - num_k_exclude_rope
@@ -40,6 +74,8 @@ class RopeAttention(nn.Module):
             k = AxialRope.rotate(k, cos, sin)
         elif n_rope > 0:
             k = torch.cat([AxialRope.rotate(k[:, :, :n_rope], cos, sin), k[:, :, n_rope:]], dim=2)
+        if low_rank:
+            return self.out_proj(self.v_proj(attend_low_rank_values(q[:, 0], k[:, 0], v)))
         out = F.scaled_dot_product_attention(q, k, v)
         return self.out_proj(out.transpose(1, 2).reshape(b, n, -1))
 
