@@ -167,7 +167,9 @@ class EffectsPanel(QWidget):
         current = self.list.currentRow()
         # refinement
         if self.refine_form is not None:
-            self.refine_form.setParent(None)
+            # never setParent(None): a child not yet shown would pop up as a window of its own
+            self.refine_layout.removeWidget(self.refine_form)
+            self.refine_form.hide()
             self.refine_form.deleteLater()
         self.refine_form = ParamForm(specs(RefineParams), to_dict(stack.refine))
         self.refine_form.changed.connect(self._refine_changed)
@@ -196,9 +198,10 @@ class EffectsPanel(QWidget):
     def _show_entry(self, row: int) -> None:
         while self.entry_layout.count():
             item = self.entry_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().setParent(None)
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()
+                widget.deleteLater()
         stack = self._stack()
         if not 0 <= row < len(stack.effects):
             hint = QLabel("Add an effect to change how the object (or its background) looks.")

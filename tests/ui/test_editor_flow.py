@@ -1,0 +1,193 @@
+"""The whole editor, driven through its widgets and shortcuts, on a clip of ../shared/data with
+the ground-truth test engine: masks must land on the right pixels of the right frames, on
+screen, in the document, in exported files and after saving and reopening."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from sam2_studio.project import open_project
+from tests.ui.conftest import (centre_of, click_video, drag_video, inside_away_from, key,
+                               open_with_ground_truth, tint_of, wait_idle, wait_shown)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def test_click_track_correct_undo_paint_export_save_reopen(qtbot, window, car_gt, car_frames_dir, tmp_path, monkeypatch):
+    w = window
+    open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
+    n = len(car_gt.frames)
+    assert w.doc.video.frame_count == n and w.windowTitle().startswith("00000.jpg")
+    car = car_gt.labels[0] == 1
+
+    # a click on the car with the point tool: the object is made and segmented
+    key(qtbot, w, Qt.Key.Key_P)
+    x, y = centre_of(car)
+    click_video(qtbot, w, x, y)
+    wait_idle(qtbot, w)
+    obj = w.doc.objects[0].id
+    assert np.array_equal(w.doc.mask(obj, 0), car)
+    assert w.isWindowModified()
+    # on screen: the car is tinted with the object's colour, the road is not
+    wait_shown(qtbot, w, 0)
+    assert 0.3 < tint_of(w, *inside_away_from(car, (x, y)), car_gt.frames[0]) < 0.7, "the object's colour tints the car"
+    road = (400.0, 440.0)
+    assert not car[int(road[1]), int(road[0])]
+    assert abs(tint_of(w, *road, car_gt.frames[0])) < 0.1, "the road is shown as it is"
+
+    # track both ways (Ctrl+T): every frame gets the ground truth, live on the timeline
+    key(qtbot, w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, w)
+    assert w.doc.mask_frames(obj) == list(range(n))
+    for f in range(n):
+        assert np.array_equal(w.doc.mask(obj, f), car_gt.labels[f] == 1), f
+    lane = w.timeline.lane_state(obj)
+    assert lane is not None and (lane == 1).all()
+
+    # scrub on the timeline to frame 30: the picture and the masks follow
+    tl = w.timeline
+    qtbot.mouseClick(tl, Qt.MouseButton.LeftButton, pos=tl.rect().topLeft() + _timeline_point(tl, 30))
+    assert w.ctx.frame == 30
+    wait_shown(qtbot, w, 30)
+    car30 = car_gt.labels[30] == 1
+    x30, y30 = centre_of(car30)
+    assert 0.3 < tint_of(w, x30, y30, car_gt.frames[30]) < 0.7
+
+    # correct frame 30 with the eraser: a stroke across the car's middle
+    key(qtbot, w, Qt.Key.Key_E)
+    w.ctx.set_brush_radius(10)
+    ys, xs = np.nonzero(car30)
+    row = int(np.median(ys))
+    cols = xs[ys == row]
+    drag_video(qtbot, w, [(float(c) + 0.5, row + 0.5) for c in np.linspace(cols.min(), cols.max(), 12)])
+    qtbot.wait(50)
+    corrected = w.doc.mask(obj, 30)
+    assert corrected.sum() < car30.sum() and not corrected[row, int(np.median(cols))]
+    assert w.doc.history.undo_label == "Erase"
+    wait_idle(qtbot, w)
+    assert w.doc.prompt_frames(obj) == [0, 30]  # the stroke is a prompt: a keyframe marker
+
+    # undo it (Ctrl+Z): the ground truth is back, and so is the engine's view of it
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(w.doc.mask(obj, 30), car30)
+    assert w.doc.prompt_frames(obj) == [0]
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert not np.array_equal(w.doc.mask(obj, 30), car30)
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, w)
+
+    # paint with the brush on a second object, on empty road
+    key(qtbot, w, Qt.Key.Key_N)
+    second = w.doc.objects[1].id
+    assert w.ctx.active_object == second
+    key(qtbot, w, Qt.Key.Key_B)
+    drag_video(qtbot, w, [(100.0, 420.0), (160.0, 420.0), (220.0, 430.0)])
+    painted = w.doc.mask(second, 30)
+    assert painted[420, 130] and painted[428, 215] and not painted[300, 130]
+    assert w.doc.history.undo_label == "Brush stroke"
+    wait_idle(qtbot, w)
+
+    # export the car's mattes as 8-bit PNGs numbered from 1001, and the video
+    from sam2_studio.ui.export_dialog import ExportDialog
+
+    out = tmp_path / "out"
+    dialog = ExportDialog(w, w.doc, w.ctx.clip, w.ctx.frame)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.kind.setCurrentIndex(1)  # alpha mattes
+    dialog.format.setCurrentIndex(dialog.format.findData("png8"))
+    dialog.path.setText(str(out / "car.%04d.png"))
+    dialog.start_number.setCurrentIndex(2)  # 1001
+    for i in range(dialog.objects.count()):  # the car only
+        item = dialog.objects.item(i)
+        item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) == obj else Qt.CheckState.Unchecked)
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result_ is not None or dialog.error is not None, timeout=60_000)
+    assert dialog.error is None and dialog.result_.frames == n
+    assert dialog.open_folder.isVisible()
+    files = sorted(out.glob("car.*.png"))
+    assert [f.name for f in files] == [f"car.{1001 + i:04d}.png" for i in range(n)]
+    for f in (0, 17, n - 1):
+        matte = cv2.imread(str(out / f"car.{1001 + f:04d}.png"), cv2.IMREAD_UNCHANGED)
+        assert matte.dtype == np.uint8 and matte.shape == car.shape
+        assert np.array_equal(matte > 127, car_gt.labels[f] == 1), f
+
+    dialog.kind.setCurrentIndex(0)  # the video
+    dialog.format.setCurrentIndex(dialog.format.findData("h264"))
+    dialog.path.setText(str(tmp_path / "car_export.mp4"))
+    dialog.range_in_out.setChecked(False)
+    dialog.range_all.setChecked(True)
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.running and dialog.result_ is not None and dialog.result_.paths
+                    and dialog.result_.paths[0].suffix == ".mp4", timeout=120_000)
+    from sam2_studio.media import open_video
+
+    with open_video(tmp_path / "car_export.mp4") as video:
+        assert len(video) == n and video.size == (854, 480)
+    dialog.close()
+
+    # save (Ctrl+S asks where the first time) and reopen in a fresh window
+    project = tmp_path / "car.s2s"
+    from sam2_studio.ui import dialogs
+
+    monkeypatch.setattr(dialogs, "choose_save_path", lambda parent, suggestion: project)
+    key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert project.is_file() and not w.isWindowModified() and w.windowTitle().startswith("car.s2s")
+    reopened = open_project(project)
+    assert [o.id for o in reopened.objects] == [obj, second]
+    for f in (0, 30, n - 1):
+        assert np.array_equal(reopened.mask(obj, f), car_gt.labels[f] == 1)
+    assert reopened.mask(second, 30)[420, 130]
+
+
+def _timeline_point(tl, frame: int):  # noqa: ANN001, ANN202
+    from PySide6.QtCore import QPoint
+
+    from sam2_studio.ui.timeline import RULER_H
+
+    return QPoint(int(tl.x_of(frame + 0.5)), RULER_H + 10)
+
+
+def test_reopening_a_project_in_the_editor_shows_its_masks(qtbot, make_window, car_gt, car_frames_dir, tmp_path):
+    w = make_window()
+    open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
+    x, y = centre_of(car_gt.labels[5] == 1)
+    w.ctx.set_frame(5)
+    wait_shown(qtbot, w, 5)
+    key(qtbot, w, Qt.Key.Key_P)
+    click_video(qtbot, w, x, y)
+    wait_idle(qtbot, w)
+    from sam2_studio.project import save
+
+    save(w.doc, tmp_path / "p.s2s")
+    w.close()
+
+    w2 = make_window()
+    assert w2.open_path(tmp_path / "p.s2s")
+    assert [o.name for o in w2.doc.objects] == ["Object 1"]
+    assert w2.doc.prompt_frames(1) == [5] and w2.timeline.lane_state(1)[5] == 1
+    w2.ctx.set_frame(5)
+    wait_shown(qtbot, w2, 5)
+    assert 0.3 < tint_of(w2, *inside_away_from(car_gt.labels[5] == 1, (x, y)), car_gt.frames[5]) < 0.7
+
+
+@pytest.mark.parametrize("negative", ["right", "alt"])
+def test_negative_clicks(qtbot, window, car_gt, car_frames_dir, negative):
+    w = window
+    open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
+    key(qtbot, w, Qt.Key.Key_P)
+    click_video(qtbot, w, *centre_of(car_gt.labels[0] == 1))
+    wait_idle(qtbot, w)
+    if negative == "right":
+        click_video(qtbot, w, 50.0, 50.0, Qt.MouseButton.RightButton)
+    else:
+        click_video(qtbot, w, 50.0, 50.0, modifier=Qt.KeyboardModifier.AltModifier)
+    wait_idle(qtbot, w)
+    prompts = w.doc.prompts(1, 0)
+    assert [p.positive for p in prompts] == [True, False]
