@@ -41,6 +41,22 @@ def no_blocking_questions(monkeypatch):
     return answers
 
 
+@pytest.fixture(autouse=True)
+def no_modal_loops(monkeypatch):
+    """A modal dialog waits for a person: in a test it would hang. Fail instead."""
+    from PySide6.QtWidgets import QColorDialog, QDialog, QFileDialog, QMessageBox
+
+    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("a modal dialog was opened with exec(); tests must not block")
+
+    monkeypatch.setattr(QDialog, "exec", refuse)
+    monkeypatch.setattr(QMessageBox, "exec", refuse)
+    monkeypatch.setattr(QMessageBox, "about", refuse)
+    monkeypatch.setattr(QColorDialog, "getColor", refuse)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", refuse)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", refuse)
+
+
 @pytest.fixture(scope="session")
 def car_gt(data_dir) -> GroundTruthClip:
     return load_clip(data_dir / CAR)
@@ -99,9 +115,8 @@ def wait_shown(qtbot, w, frame: int, timeout: int = 10_000) -> None:  # noqa: AN
 
 def wait_idle(qtbot, w, timeout: int = 60_000) -> None:  # noqa: ANN001
     """Until the worker has run everything sent and the tracker has handled it."""
-    qtbot.waitUntil(lambda: not w.tracker.running, timeout=timeout)
-    assert w.worker.wait_idle(timeout / 1000)
-    qtbot.wait(30)
+    qtbot.waitUntil(lambda: not w.tracker.running and w.worker.pending == 0, timeout=timeout)
+    qtbot.wait(30)  # the last events are queued to the GUI thread: let them land
 
 
 def open_with_ground_truth(qtbot, w, path: Path, gt: GroundTruthClip, delay_s: float = 0.0):  # noqa: ANN001, ANN201

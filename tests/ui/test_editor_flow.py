@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from sam2_studio.project import open_project
 from tests.ui.conftest import (centre_of, click_video, drag_video, inside_away_from, key,
-                               open_with_ground_truth, tint_of, wait_idle, wait_shown)
+                               open_with_ground_truth, screen_rgb, tint_of, wait_idle, wait_shown)
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -191,3 +192,91 @@ def test_negative_clicks(qtbot, window, car_gt, car_frames_dir, negative):
     wait_idle(qtbot, w)
     prompts = w.doc.prompts(1, 0)
     assert [p.positive for p in prompts] == [True, False]
+
+
+def _saturation(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.int32)
+    return rgb.max(axis=-1) - rgb.min(axis=-1)
+
+
+def test_an_effect_previews_live_undoes_and_exports(qtbot, window, car_gt, car_frames_dir, tmp_path):
+    w = window
+    open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
+    car = car_gt.labels[0] == 1
+    key(qtbot, w, Qt.Key.Key_P)
+    click_video(qtbot, w, *centre_of(car))
+    wait_idle(qtbot, w)
+    key(qtbot, w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, w)
+    obj = w.doc.objects[0].id
+
+    # the most colourful background pixel of frame 0, well away from the car
+    import cv2
+
+    far = cv2.dilate(car.astype(np.uint8), np.ones((41, 41), np.uint8)).astype(bool)
+    sat = _saturation(car_gt.frames[0])
+    sat[far] = 0
+    sat[:20], sat[-20:], sat[:, :20], sat[:, -20:] = 0, 0, 0, 0
+    by, bx = np.unravel_index(int(np.argmax(sat)), sat.shape)
+    assert sat[by, bx] > 60
+    key(qtbot, w, Qt.Key.Key_V)  # masks off: look at the picture itself
+    key(qtbot, w, Qt.Key.Key_V, Qt.KeyboardModifier.ShiftModifier)
+    assert not w.ctx.show_overlay and not w.ctx.show_outlines
+
+    # Add Effect › Colour pop (background), from the panel's menu
+    panel = w.effects_panel
+    action = next(a for a in panel.add_menu.actions() if a.text().startswith("Colour pop") and "background" in a.text())
+    action.trigger()
+    assert w.doc.history.undo_label == "Add Colour pop"
+    stack = w.doc.object(obj).effects.value
+    assert stack[0]["effect"] == "colour_pop" and stack[0]["target"] == "background"
+    qtbot.waitUntil(lambda: w.picture._last is not None and w.picture._last.rendered is not None, timeout=10_000)
+    shown = np.array(screen_rgb(w, bx + 0.5, by + 0.5))
+    assert int(shown.max()) - int(shown.min()) < 12, "the background is grey"
+    cx, cy = inside_away_from(car, centre_of(car))  # not under the click's marker
+    src = car_gt.frames[0][int(cy), int(cx)].astype(int)
+    assert np.abs(np.array(screen_rgb(w, cx, cy)) - src).max() < 12, "the car keeps its colours"
+
+    # a parameter edited in the panel's form: some colour comes back, live
+    slider = panel.findChild(QWidget, "param_saturation")
+    slider.setValue(0.6)
+    qtbot.waitUntil(lambda: w.doc.object(obj).effects.value[0]["params"]["saturation"] == 0.6, timeout=5000)
+    qtbot.waitUntil(lambda: (lambda s: int(s.max()) - int(s.min()) > 20)(np.array(screen_rgb(w, bx + 0.5, by + 0.5))),
+                    timeout=10_000)
+
+    # before/after (\): the original picture, then the result again
+    key(qtbot, w, Qt.Key.Key_Backslash)
+    assert not w.ctx.show_effects
+    qtbot.waitUntil(lambda: w.viewer.badge == "ORIGINAL", timeout=5000)
+    key(qtbot, w, Qt.Key.Key_Backslash)
+    qtbot.waitUntil(lambda: w.viewer.badge == "", timeout=5000)
+
+    # matte view (A): white where the car is
+    key(qtbot, w, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: w.viewer.badge.startswith("MATTE"), timeout=5000)
+    assert screen_rgb(w, cx, cy) == (255, 255, 255) and screen_rgb(w, bx + 0.5, by + 0.5) == (0, 0, 0)
+    key(qtbot, w, Qt.Key.Key_A)
+
+    # export the finished video: grey background, colourful car, on every frame
+    from sam2_studio.app.export import ExportKind, ExportSettings, run_export
+    from sam2_studio.media import open_video
+
+    w.effects_panel.finish_edit()
+    reader = w.ctx.clip.open_reader()
+    out = tmp_path / "pop.mp4"
+    result = run_export(w.doc, reader, ExportSettings(ExportKind.VIDEO, out, 0, 5, crf=12), fps=w.doc.video.fps)
+    reader.close()
+    assert result.frames == 6
+    with open_video(out) as video:
+        f3 = video.read(3)
+    m3 = car_gt.labels[3] == 1
+    bg = ~cv2.dilate(m3.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    assert _saturation(f3)[bg].mean() < _saturation(car_gt.frames[3])[bg].mean() * 0.7
+    inner = cv2.erode(m3.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    assert abs(_saturation(f3)[inner].mean() - _saturation(car_gt.frames[3])[inner].mean()) < 6
+
+    # undo takes the edit and then the effect away; the picture is the original again
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.doc.object(obj).effects.value == []
+    qtbot.waitUntil(lambda: w.picture._last is not None and w.picture._last.rendered is None, timeout=10_000)
