@@ -677,7 +677,7 @@ class MainWindow(QMainWindow):
         a.enable(has_doc and not running and model, "track_fwd", "track_back", "track_both")
         a.enable(has_doc and not running and doc is not None and doc.history.can_undo, "undo")
         a.enable(has_doc and not running and doc is not None and doc.history.can_redo, "redo")
-        a.enable(model, "tool_point", "tool_box")
+        # point and box stay clickable without a model: choosing them explains what is missing
         if doc is not None:
             a["undo"].setText(f"&Undo {doc.history.undo_label}" if doc.history.undo_label else "&Undo")
             a["redo"].setText(f"&Redo {doc.history.redo_label}" if doc.history.redo_label else "&Redo")
