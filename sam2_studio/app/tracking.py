@@ -47,6 +47,7 @@ class Run:
     fps: float = 0.0
     frame: int | None = None
     written: int = 0
+    frames: set[int] = field(default_factory=set)  # distinct frames visited ("both" visits the start twice)
 
 
 @dataclass(frozen=True)
@@ -262,8 +263,8 @@ class Tracker:
             self.state.model, self.state.loading, self.state.model_error = event.info, None, None
             self.resync()
             if event.info.random_weights:
-                self.notices.emit(Notice("warning", "Running on RANDOM WEIGHTS (developer mode): "
-                                         "the masks mean nothing."))
+                self.notices.emit(Notice("warning", f"Developer mode, {event.info.label}: the masks do "
+                                         "not come from a trained model."))
         elif isinstance(event, ModelFailed):
             self.state.loading = None
             self.state.model_error = event.message
@@ -286,13 +287,14 @@ class Tracker:
             if run is None or run.request != event.request:
                 return
             self._finish_run(event)
+            frames = len(run.frames)
             if event.error:
                 self.notices.emit(Notice("error", f"Tracking stopped: {event.error}"))
             elif event.cancelled:
-                self.notices.emit(Notice("info", f"Tracking cancelled after {event.frames} frames; "
+                self.notices.emit(Notice("info", f"Tracking cancelled after {frames} frames; "
                                          "what was tracked is kept."))
             else:
-                self.notices.emit(Notice("info", f"Tracked {event.frames} frames."))
+                self.notices.emit(Notice("info", f"Tracked {frames} frames."))
         elif isinstance(event, StaleChanged):
             self.state.stale = {k: v for k, v in event.ranges.items() if v}
         elif isinstance(event, CommandFailed):
@@ -331,6 +333,7 @@ class Tracker:
         if run is None or run.request != event.request:
             return
         run.done, run.total, run.fps, run.frame = event.done, event.total, event.fps, event.frame
+        run.frames.add(event.frame)
         doc = self.doc
         if doc is None or not event.masks:
             return

@@ -32,7 +32,7 @@ def launch(path: str | None = None) -> int:
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName("SAM2 Studio")
-    app.setDesktopFileName("sam2-studio")
+    app.setDesktopFileName("org.sam2studio.SAM2Studio")
     if app_icon_path().is_file():
         app.setWindowIcon(QIcon(str(app_icon_path())))
     apply_theme(app)

@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
         splitter.setCollapsible(0, False)
-        splitter.setSizes([700, 170])
+        splitter.setSizes([720, 150])
         self.setCentralWidget(splitter)
         self.objects_dock = QDockWidget("Objects", self)
         self.objects_dock.setObjectName("ObjectsDock")
@@ -146,8 +146,8 @@ class MainWindow(QMainWindow):
         self.effects_dock.setWidget(self.effects_panel)
         self.effects_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.effects_dock)
-        self.resizeDocks([self.objects_dock], [330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.objects_dock, self.effects_dock], [220, 480], Qt.Orientation.Vertical)
+        self.resizeDocks([self.objects_dock], [370], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.objects_dock, self.effects_dock], [170, 560], Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

@@ -145,8 +145,8 @@ class ModelDialog(QDialog):
     def show_state(self, state: TrackerState) -> None:
         m = state.model
         if m is not None and m.random_weights:
-            text = (f"<p style='color:#ffaa00'><b>Now: {html.escape(m.label)}.</b> These are random "
-                    "weights for developers: the masks mean nothing. Choose a real model below.</p>")
+            text = (f"<p style='color:#ffaa00'><b>Now: {html.escape(m.label)}.</b> This is not a "
+                    "trained model (developer mode): its masks mean nothing. Choose a real model below.</p>")
         elif m is not None:
             text = f"<p>Now: <b>{html.escape(m.variant)}</b> on {html.escape(m.device)}</p>"
         elif state.loading:

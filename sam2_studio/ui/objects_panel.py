@@ -7,7 +7,7 @@ Every change goes through the document, so it can be undone.
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QColorDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
@@ -18,8 +18,12 @@ from sam2_studio.ui.icons import icon
 
 
 def swatch(color: tuple[int, int, int], size: int = 14) -> QIcon:
+    """A colour square with a light rim, visible on any row highlight."""
     pm = QPixmap(size, size)
-    pm.fill(QColor(*color))
+    pm.fill(QColor(230, 230, 230))
+    p = QPainter(pm)
+    p.fillRect(1, 1, size - 2, size - 2, QColor(*color))
+    p.end()
     return QIcon(pm)
 
 

@@ -36,6 +36,7 @@ class ParamForm(QWidget):
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         for spec in specs:
             w = self._control(spec, values.get(spec.name, spec.default))
             w.setObjectName(f"param_{spec.name}")
@@ -117,6 +118,7 @@ class ParamForm(QWidget):
             box.setSingleStep(float(step))
             box.setValue(float(value))
         box.setKeyboardTracking(False)
+        box.setMinimumWidth(70)
         box.valueChanged.connect(lambda v: self.changed.emit(name, int(v) if is_int else float(v)))
         return box
 

@@ -65,7 +65,7 @@ def test_random_weights_are_labelled(qtbot, make_window, monkeypatch):
     assert "#ffaa00" in w.status.model.styleSheet()
     dialog = ModelDialog(w, w.model_manager(), w.tracker.state, w.settings)
     qtbot.addWidget(dialog)
-    assert "random weights for developers" in dialog.current.text()
+    assert "not a trained model" in dialog.current.text() and "RANDOM WEIGHTS" in dialog.current.text()
 
 
 def test_the_model_dialog_explains_and_lists(qtbot, window):
