@@ -63,6 +63,7 @@ class EffectsPanel(QWidget):
         self.refine_box.setToolTip("Edge controls applied to the object's matte before its effects and in matte exports")
         self.refine_layout = QVBoxLayout(self.refine_box)
         self.refine_form: ParamForm | None = None
+        self.entry_form: ParamForm | None = None  # the selected effect's controls
         self.body.addWidget(self.refine_box)
 
         box = QGroupBox("Effects")
@@ -197,6 +198,7 @@ class EffectsPanel(QWidget):
         self._show_entry(row)
 
     def _show_entry(self, row: int) -> None:
+        self.entry_form = None
         while self.entry_layout.count():
             item = self.entry_layout.takeAt(0)
             widget = item.widget() if item is not None else None
@@ -245,6 +247,7 @@ class EffectsPanel(QWidget):
         self.entry_layout.addWidget(common)
         params = ParamForm(specs(cls.Params), to_dict(entry.params))
         params.setObjectName("EffectParams")
+        self.entry_form = params
         params.changed.connect(lambda name, value: self._param_changed(row, name, value))
         self.entry_layout.addWidget(params)
 
