@@ -125,7 +125,7 @@ class ObjectsPanel(QWidget):
         self.list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self.list.currentRowChanged.connect(self._row_changed)
         layout.addWidget(self.list, 1)
-        self.hint = QLabel("Click an object in the picture to start,\nor press N for a new object.")
+        self.hint = QLabel("Click the object in the picture (or paint it\nwith the brush) to start; N adds an object.")
         self.hint.setStyleSheet("color: #8a8f98;")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.hint)
