@@ -9,6 +9,7 @@ current frame as it changes.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -105,8 +106,7 @@ class EffectsPanel(QWidget):
         self.body.addWidget(self.entry_box)
         self.holdout = QCheckBox("Keep this object out of other objects' background effects")
         self.holdout.setToolTip("Two people colour-popped both stay in colour. Turn off to let this object count as background.")
-        self.holdout.toggled.connect(lambda on: self._commit(self._stack().__class__(
-            self._stack().refine, self._stack().effects, on), "Change hold-out"))
+        self.holdout.toggled.connect(self._holdout_changed)
         self.body.addWidget(self.holdout)
         self.problems = QLabel()
         self.problems.setObjectName("PluginProblems")
@@ -279,6 +279,10 @@ class EffectsPanel(QWidget):
             doc = self.ctx.doc
             if doc is not None and doc.history.in_group:
                 doc.history.end_group()
+
+    def _holdout_changed(self, on: bool) -> None:
+        self._commit(dataclasses.replace(self._stack(), holdout=bool(on)), "Change hold-out")
+        self.finish_edit()
 
     def _refine_changed(self, name: str, value: Any) -> None:
         stack = self._stack()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QSlider,
                                QSplitter, QToolBar, QVBoxLayout, QWidget)
 
@@ -30,7 +30,7 @@ from sam2_studio.errors import StudioError
 from sam2_studio.project import (Autosaver, Document, InterruptedSession, ProjectError,
                                  VideoMissingError, open_project, save)
 from sam2_studio.ui import dialogs
-from sam2_studio.ui.actions import MENUS, SPECS, Actions
+from sam2_studio.ui.actions import MENUS, SPECS, Actions, tooltip
 from sam2_studio.ui.context import EditorContext, Tool
 from sam2_studio.ui.editing import EditController
 from sam2_studio.ui.objects_panel import ObjectsPanel
@@ -682,10 +682,7 @@ class MainWindow(QMainWindow):
             a["undo"].setText(f"&Undo {doc.history.undo_label}" if doc.history.undo_label else "&Undo")
             a["redo"].setText(f"&Redo {doc.history.redo_label}" if doc.history.redo_label else "&Redo")
         for tool in (Tool.POINT, Tool.BOX):
-            spec = SPECS[TOOL_ACTIONS[tool]]
-            from sam2_studio.ui.actions import tooltip
-
-            tip = tooltip(spec)
+            tip = tooltip(SPECS[TOOL_ACTIONS[tool]])
             if not model:
                 tip += "<br><i>Needs a model: File › Models… (Ctrl+M)</i>"
             a[TOOL_ACTIONS[tool]].setToolTip(tip)
@@ -770,4 +767,4 @@ class MainWindow(QMainWindow):
             pass
 
 
-__all__ = ["MainWindow", "QKeySequence"]
+__all__ = ["MainWindow"]

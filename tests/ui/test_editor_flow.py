@@ -280,3 +280,48 @@ def test_an_effect_previews_live_undoes_and_exports(qtbot, window, car_gt, car_f
     key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert w.doc.object(obj).effects.value == []
     qtbot.waitUntil(lambda: w.picture._last is not None and w.picture._last.rendered is None, timeout=10_000)
+
+
+def test_a_box_segments_the_object_inside_it(qtbot, window, car_gt, car_frames_dir):
+    w = window
+    open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
+    car = car_gt.labels[0] == 1
+    ys, xs = np.nonzero(car)
+    key(qtbot, w, Qt.Key.Key_R)
+    drag_video(qtbot, w, [(xs.min() - 5.0, ys.min() - 5.0), ((xs.min() + xs.max()) / 2, ys.mean()),
+                          (xs.max() + 5.0, ys.max() + 5.0)])
+    wait_idle(qtbot, w)
+    (box,) = w.doc.prompts(1, 0)
+    assert (box.x0, box.y1) == pytest.approx((xs.min() - 5.0, ys.max() + 5.0), abs=1.5)
+    assert np.array_equal(w.doc.mask(1, 0), car)
+    assert [m.kind for m in w.viewer._prompts] == ["box"]
+
+
+def test_wheel_zoom_and_hand_pan_keep_clicks_on_the_right_pixels(qtbot, window, car_gt, car_frames_dir):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    w = window
+    open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
+    v = w.viewer
+    anchor = QPointF(v.to_widget(300.0, 200.0))
+    wheel = QWheelEvent(anchor, v.mapToGlobal(anchor), QPoint(0, 0), QPoint(0, 360), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    scale = v.scale
+    QApplication.sendEvent(v, wheel)
+    assert v.scale == pytest.approx(scale * 1.25 ** 3)
+    p = v.to_video(anchor)
+    assert (p.x(), p.y()) == pytest.approx((300.0, 200.0), abs=0.01)  # zoomed around the mouse
+    key(qtbot, w, Qt.Key.Key_H)
+    before = v.to_video(QPointF(100, 100))
+    drag_video(qtbot, w, [(300.0, 200.0), (280.0, 190.0)])
+    after = v.to_video(QPointF(100, 100))
+    assert after.x() == pytest.approx(before.x() + 20, abs=0.6) and after.y() == pytest.approx(before.y() + 10, abs=0.6)
+    # a click still lands on the video pixel under the mouse
+    key(qtbot, w, Qt.Key.Key_P)
+    x, y = centre_of(car_gt.labels[0] == 1)
+    click_video(qtbot, w, x, y)
+    wait_idle(qtbot, w)
+    (pt,) = w.doc.prompts(1, 0)
+    assert (pt.x, pt.y) == pytest.approx((x, y), abs=1.0 / v.scale + 0.5)

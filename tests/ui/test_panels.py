@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QColorDialog, QToolButton, QWidget
+from PySide6.QtWidgets import QColorDialog, QToolButton
 
 from tests.ui.conftest import drag_video, key, wait_shown
 from tests.ui.test_responsiveness import SAMPLE
