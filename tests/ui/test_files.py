@@ -4,7 +4,7 @@ recovery offered on start."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
@@ -17,8 +17,11 @@ def test_dropping_a_video_opens_it(qtbot, window):
     w = window
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(SAMPLE))])
-    enter = QDragEnterEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    try:  # PySide6 6.12 takes a QPointF and deprecates QPoint; earlier ones take a QPoint
+        enter = QDragEnterEvent(QPointF(50, 50), *args)
+    except TypeError:
+        enter = QDragEnterEvent(QPoint(50, 50), *args)
     QApplication.sendEvent(w, enter)
     assert enter.isAccepted()
     drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
