@@ -1,8 +1,8 @@
 """The main window: viewer, transport and timeline in the middle, objects and effects on the
 right, menus and a toolbar built from the action table, the status bar below.
 
-It owns the document's life: new, open (projects, videos, image sequences, by menu, recent
-list or drag and drop), save, autosave, and closing without losing work. The model runs in
+It owns the document's life: which document is open, drag and drop, and closing without
+losing work; opening and saving files is ``files.py``'s. The model runs in
 the worker thread; its events come back through a relay and the tracker writes them into
 the document.
 """
@@ -20,19 +20,17 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessage
                                QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from sam2_studio import __version__
-from sam2_studio.app.clip import Clip, open_clip
+from sam2_studio.app.clip import Clip
 from sam2_studio.app.model_source import ModelSource, default_source
-from sam2_studio.app.recovery import start_autosave
 from sam2_studio.app.settings import Settings, load_settings, save_settings
 from sam2_studio.app.tracking import Notice, Tracker, TrackerState
 from sam2_studio.app.worker import ModelWorker
-from sam2_studio.errors import StudioError
-from sam2_studio.project import (Autosaver, Document, InterruptedSession, ProjectError,
-                                 VideoMissingError, open_project, save)
+from sam2_studio.project import Autosaver, Document, InterruptedSession
 from sam2_studio.ui import dialogs
 from sam2_studio.ui.actions import MENUS, SPECS, Actions, tooltip
 from sam2_studio.ui.context import EditorContext, Tool
 from sam2_studio.ui.editing import EditController
+from sam2_studio.ui.files import Files
 from sam2_studio.ui.objects_panel import ObjectsPanel
 from sam2_studio.ui.picture import PictureController
 from sam2_studio.ui.qt_bridge import MainThreadRelay
@@ -58,15 +56,14 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.settings = settings if settings is not None else load_settings()
         self._model_manager = model_manager
-        self._autosave_dir = autosave_dir
         self._save_settings_on_close = save_settings_on_close
-        self.autosaver: Autosaver | None = None
         self.setWindowTitle(APP_TITLE)
         if app_icon_path().is_file():
             self.setWindowIcon(QIcon(str(app_icon_path())))
         self.setAcceptDrops(True)
         self.resize(1440, 900)
 
+        self.files = Files(self, autosave_dir)
         self.ctx = EditorContext(self)
         self.ctx.overlay_opacity = self.settings.overlay_opacity
         self.ctx.show_outlines = self.settings.show_outlines
@@ -100,7 +97,7 @@ class MainWindow(QMainWindow):
         self._wire()
 
         self._autosave_timer = QTimer(self)
-        self._autosave_timer.timeout.connect(self._poll_autosave)
+        self._autosave_timer.timeout.connect(self.files.poll_autosave)
         self._autosave_timer.start(1000)
         self._restore_geometry()
         self.ctx.set_tool(Tool.BRUSH)
@@ -164,7 +161,7 @@ class MainWindow(QMainWindow):
                 menu.addSeparator()
             if action_id == "export":
                 self.recent_menu = menu.addMenu("Open &Recent")
-                self.recent_menu.aboutToShow.connect(self._fill_recent)
+                self.recent_menu.aboutToShow.connect(self.files.fill_recent)
                 menu.addSeparator()
             menu.addAction(action)
 
@@ -216,8 +213,8 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         a, ctx = self.actions, self.ctx
-        a.connect("new", self.new_project)
-        a.connect("open", self.open_dialog)
+        a.connect("new", self.files.new_project)
+        a.connect("open", self.files.open_dialog)
         a.connect("save", self.save)
         a.connect("save_as", self.save_as)
         a.connect("export", self.export_dialog)
@@ -301,183 +298,45 @@ class MainWindow(QMainWindow):
         self._finish_edits()
         self.tracker.attach(None, None)
         old_clip = self.ctx.clip
-        if self.autosaver is not None:
-            self.autosaver.close()
-            self.autosaver = None
+        self.files.close_autosave()
         self.ctx.set_document(doc, clip)
         if old_clip is not None and old_clip is not clip:
             old_clip.close()
         if doc is not None and clip is not None:
             self.tracker.attach(doc, clip.open_reader())
-            try:
-                self.autosaver = start_autosave(doc, interval_s=self.settings.autosave_interval_s,
-                                                recovered_from=recovered, directory=self._autosave_dir)
-            except (OSError, RuntimeError) as exc:
-                self._message(f"Autosave is off: {exc}")
+            self.files.autosave(doc, recovered)
             if not self.tracker.has_model and self.tracker.state.loading is None:
                 self.load_default_model(doc.model_variant)
         self._update_title()
         self._update_actions()
         self.viewer.setFocus()
 
+    # the files of the document (ui/files.py), as the window's own commands
     def maybe_save(self) -> bool:
-        """Before the document goes: save, discard or cancel. True when it may go."""
-        doc = self.doc
-        if doc is None or not doc.dirty:
-            return True
-        answer = dialogs.ask_save_changes(self, doc.title().rstrip(" *"))
-        if answer == "save":
-            return self.save()
-        return answer == "discard"
+        return self.files.maybe_save()
 
     def open_path(self, path: str | Path) -> bool:
-        """Open a project, a video or an image sequence; a clear dialog if it cannot be."""
-        path = Path(path)
-        if not self.maybe_save():
-            return False
-        self.setCursor(Qt.CursorShape.WaitCursor)
-        try:
-            if path.suffix.lower() == ".s2s":
-                opened = self._open_project(path)
-                if opened is None:
-                    return False
-                doc, clip = opened
-            else:
-                clip = open_clip(path)
-                doc = Document(clip.video_info())
-        except StudioError as exc:
-            dialogs.show_error(self, "This file cannot be opened", exc, path if exc.path is None else None)
-            return False
-        except Exception as exc:  # noqa: BLE001 - never crash on a user's file
-            log.exception("opening %s failed", path)
-            dialogs.show_error(self, "This file cannot be opened", f"{type(exc).__name__}: {exc}", path)
-            return False
-        finally:
-            self.unsetCursor()
-        self.set_document(doc, clip)
-        if clip.info.problem:
-            dialogs.show_error(self, "Part of this video is damaged", clip.info.problem, path)
-        self.settings.add_recent(path)
-        self._message(f"Opened {path.name}: {doc.video.width}×{doc.video.height}, "
-                      f"{doc.video.frame_count} frames at {float(doc.video.fps):.3g} fps")
-        return True
-
-    def _open_project(self, path: Path) -> tuple[Document, Clip] | None:
-        try:
-            doc = open_project(path)
-        except VideoMissingError:
-            from sam2_studio.project import load
-
-            missing = load(path).video.path
-            located = dialogs.ask_locate_video(self, path, missing)
-            if located is None:
-                return None
-            doc = open_project(path, relink=located)
-        clip = open_clip(doc.video.path)
-        return doc, clip
-
-    def offer_recovery(self, sessions: list[InterruptedSession]) -> None:
-        """Ask what to do with work left by an editor that did not close (on start)."""
-        from sam2_studio.ui.recovery_dialog import RecoveryDialog
-
-        if not sessions:
-            return
-        dialog = RecoveryDialog(self, sessions)
-        dialog.exec()
-        what, session = dialog.choice
-        if session is None:
-            return
-        if what == "discard":
-            session.discard()
-        elif what == "recover":
-            self.recover(session)
-
-    def recover(self, session: InterruptedSession) -> bool:
-        """Open an autosave as unsaved work (the user's project file stays as it was)."""
-        from sam2_studio.project import find_video
-
-        try:
-            doc = session.recover()
-            found = find_video(doc)
-            if found is None:
-                located = dialogs.ask_locate_video(self, session.autosave_path, doc.video.path)
-                if located is None:
-                    return False
-                doc.relink_video(located)
-            elif found != doc.video.path:
-                doc.relink_video(found)
-            clip = open_clip(doc.video.path)
-        except StudioError as exc:
-            dialogs.show_error(self, "The work could not be recovered", exc)
-            return False
-        self.set_document(doc, clip, recovered=session)
-        self._message(f"Recovered {session.title}: save it to keep it")
-        return True
-
-    def new_project(self) -> None:
-        folder = str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
-        path = dialogs.choose_open_path(self, folder, video_only=True)
-        if path is not None:
-            self.open_path(path)
-
-    def open_dialog(self) -> None:
-        folder = str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
-        path = dialogs.choose_open_path(self, folder)
-        if path is not None:
-            self.open_path(path)
+        return self.files.open_path(path)
 
     def save(self) -> bool:
-        doc = self.doc
-        if doc is None:
-            return False
-        if doc.path is None:
-            return self.save_as()
-        return self._save_to(doc.path)
+        return self.files.save()
 
     def save_as(self) -> bool:
-        doc = self.doc
-        if doc is None:
-            return False
-        suggestion = str(doc.path or doc.video.path.with_suffix(".s2s"))
-        path = dialogs.choose_save_path(self, suggestion)
-        return path is not None and self._save_to(path)
+        return self.files.save_as()
 
-    def _save_to(self, path: Path) -> bool:
-        doc = self.doc
-        assert doc is not None
-        self._finish_edits()
-        if self.tracker.state.model is not None and not self.tracker.state.model.random_weights:
-            if doc.model_variant != self.tracker.state.model.variant:
-                doc.set_model_variant(self.tracker.state.model.variant)
-        try:
-            target = save(doc, path)
-        except ProjectError as exc:
-            dialogs.show_error(self, "The project could not be saved", exc)
-            return False
-        self.settings.add_recent(target)
-        self._update_title()
-        self._message(f"Saved {target}")
-        return True
+    def recover(self, session: InterruptedSession) -> bool:
+        return self.files.recover(session)
 
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = self.settings.existing_recent()
-        if not recent:
-            a = self.recent_menu.addAction("No recent files")
-            a.setEnabled(False)
-            return
-        for p in recent:
-            a = self.recent_menu.addAction(p.name)
-            a.setToolTip(str(p))
-            a.setStatusTip(str(p))
-            a.triggered.connect(lambda _c=False, p=p: self.open_path(p))
+    def offer_recovery(self, sessions: list[InterruptedSession]) -> None:
+        self.files.offer_recovery(sessions)
 
-    def _poll_autosave(self) -> None:
-        if self.autosaver is not None:
-            try:
-                self.autosaver.poll()
-            except Exception:  # noqa: BLE001 - autosave must never interrupt the user
-                log.exception("autosave failed")
+    @property
+    def autosaver(self) -> Autosaver | None:
+        return self.files.autosaver
+
+    @autosaver.setter
+    def autosaver(self, value: Autosaver | None) -> None:
+        self.files.autosaver = value
 
     def _update_title(self) -> None:
         doc = self.doc
@@ -744,9 +603,7 @@ class MainWindow(QMainWindow):
         self.picture.stop()
         self.tracker.close()
         self.worker.stop(timeout=5)
-        if self.autosaver is not None:
-            self.autosaver.close()
-            self.autosaver = None
+        self.files.close_autosave()
         if self.ctx.clip is not None:
             self.ctx.clip.close()
         self.settings.overlay_opacity = self.ctx.overlay_opacity

@@ -51,7 +51,7 @@ def test_new_open_save_as_and_recent_files(qtbot, window, tmp_path, no_blocking_
     assert not w.isWindowModified()
     assert w.settings.recent_files[0] == str(target)
     # the recent menu lists it; opening from it asks to save nothing (clean) and opens
-    w._fill_recent()
+    w.files.fill_recent()
     titles = [a.text() for a in w.recent_menu.actions()]
     assert "first.s2s" in titles
     no_blocking_questions["open_path"] = target
