@@ -99,7 +99,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _a("timeline_zoom_out", "Zoom Timeline Out", "View", "Alt+-", "Show more frames in the timeline"),
     # Help
     _a("shortcuts", "&Keyboard Shortcuts", "Help", "?", "Show every shortcut", "mdi6.keyboard"),
-    _a("about", "&About SAM2 Studio", "Help", (), "Version, licences and credits"),
+    _a("about", "&About SAM2 Studio", "Help", "Shift+F1", "Version, licences and credits"),
 )
 
 MENUS = ("File", "Edit", "View", "Playback", "Tools", "Track", "Object", "Help")

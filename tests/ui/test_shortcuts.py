@@ -23,8 +23,7 @@ DESIGN_SHORTCUTS = {
 def test_every_action_has_a_shortcut_in_its_tooltip_and_a_menu(window):
     for spec in ACTIONS:
         action = window.actions[spec.id]
-        if spec.id != "about":
-            assert spec.shortcuts, f"{spec.id} has no shortcut"
+        assert spec.shortcuts, f"{spec.id} has no shortcut"
         for s in spec.shortcuts:
             assert QKeySequence(s).toString() in [k.toString() for k in action.shortcuts()]
         if spec.shortcuts:
