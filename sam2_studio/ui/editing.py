@@ -59,10 +59,13 @@ class EditController(QObject):
         return False
 
     def _needs_model(self) -> bool:
-        if not self.tracker.has_model:
+        if self.tracker.has_model:
+            return False
+        if self.tracker.state.loading:
+            self.message.emit(f"The model is still loading ({self.tracker.state.loading}); click again in a moment")
+        else:
             self.message.emit("Clicks and boxes need a model: open Models… (Ctrl+M). The brush works without one.")
-            return True
-        return False
+        return True
 
     # -- prompts ---------------------------------------------------------------------------------
     def click(self, x: float, y: float, positive: bool) -> None:
