@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_studio.errors import StudioError
+from sam2_studio.app.exits import InputError
 
 FORMAT_VERSION = 1
 _TOP_KEYS = {"version", "objects", "prompts"}
@@ -36,8 +36,9 @@ _OBJECT_KEYS = {"id", "name", "color"}
 _PROMPT_KEYS = {"frame", "object", "points", "labels", "box", "mask"}
 
 
-class PromptsError(StudioError):
-    """A prompts file that cannot be used; the message names the entry and the problem."""
+class PromptsError(InputError):
+    """A prompts file that cannot be used; the message names the entry and the problem
+    (exit code 2)."""
 
 
 @dataclass(frozen=True)
