@@ -94,29 +94,42 @@ def test_the_whole_run_is_one_undo_step(tmp_path, car, monkeypatch):
     assert replay.objects == () and not replay.history.can_undo
 
 
-class InterruptingSession(GroundTruthSession):
-    """Sends this process a SIGINT (a Ctrl+C) after ``after`` propagated frames."""
+class Hooked(GroundTruthSession):
+    """Runs ``hook(n)`` before yielding the n-th propagated frame (n from 1)."""
 
-    after: int = 3
+    hook = staticmethod(lambda n: None)
 
     def propagate(self, *args, **kw):
         for n, result in enumerate(super().propagate(*args, **kw), 1):
-            if n == self.after:
-                os.kill(os.getpid(), signal.SIGINT)
+            type(self).hook(n)
             yield result
 
 
-class InterruptingSource(GroundTruthSource):
-    def load(self):
-        loaded = super().load()
-        loaded.session_factory = lambda model, frames: InterruptingSession(self.clip)
+def hooked_source(truth, hook):
+    session_type = type("Session", (Hooked,), {"hook": staticmethod(hook)})
+    source = GroundTruthSource(truth)
+    load = source.load
+
+    def load_hooked():
+        loaded = load()
+        loaded.session_factory = lambda model, frames: session_type(truth)
         return loaded
+
+    object.__setattr__(source, "load", load_hooked)
+    return source
+
+
+def ctrl_c_at(frame):
+    def hook(n):
+        if n == frame:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl+C sends
+    return hook
 
 
 def test_ctrl_c_with_only_mattes_keeps_the_frames_in_a_project_beside_them(tmp_path, car):
     prompts = box_prompts(tmp_path, car, frame=0)
     r = cli(["segment", car.video, "--prompts", prompts, "--mattes", tmp_path / "m"],
-            InterruptingSource(car.truth))
+            hooked_source(car.truth, ctrl_c_at(3)))
     assert r.code == 130, r.err
     saved = tmp_path / "m" / "car.s2s"
     assert f"the work is saved in {saved}" in r.err and "No mattes were written" in r.err
@@ -250,21 +263,13 @@ def test_usage_errors_exit_2(tmp_path, car, monkeypatch, extra, message):
 
 
 def test_an_engine_error_part_way_keeps_the_frames_done(tmp_path, car):
-    class Failing(GroundTruthSession):
-        def propagate(self, *a, **kw):
-            for n, result in enumerate(super().propagate(*a, **kw)):
-                if n == 4:
-                    raise RuntimeError("out of memory")
-                yield result
-
-    class Source(GroundTruthSource):
-        def load(self):
-            loaded = super().load()
-            loaded.session_factory = lambda model, frames: Failing(self.clip)
-            return loaded
+    def out_of_memory(n):
+        if n == 5:
+            raise RuntimeError("out of memory")
 
     r = cli(["segment", car.video, "--prompts", box_prompts(tmp_path, car, frame=0),
-             "--out", tmp_path / "x.s2s", "--mattes", tmp_path / "m"], Source(car.truth))
+             "--out", tmp_path / "x.s2s", "--mattes", tmp_path / "m"],
+            hooked_source(car.truth, out_of_memory))
     assert r.code == 1 and "out of memory" in r.err and "frames done are saved" in r.err, r.err
     assert load(tmp_path / "x.s2s").mask_frames(1) == [0, 1, 2, 3]
     assert list((tmp_path / "m").iterdir()) == []  # no mattes for an unfinished clip
