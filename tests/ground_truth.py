@@ -78,6 +78,7 @@ class GroundTruthSession:
     results: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)
     range: tuple[int, int] = (0, 0)
     calls: list[str] = field(default_factory=list)
+    stale: dict[int, set[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.range = (0, len(self.clip.frames) - 1)
@@ -95,6 +96,12 @@ class GroundTruthSession:
         self.prompts.setdefault(obj, set()).add(frame)
         m = self.clip.mask(frame, label) if mask is None else mask.astype(bool)
         self.results.setdefault(obj, {})[frame] = m
+        # like the engine: tracked frames up to the neighbouring prompts are now outdated
+        others = self.prompts[obj] - {frame}
+        before = max((p for p in others if p < frame), default=-1)
+        after = min((p for p in others if p > frame), default=len(self.clip.frames))
+        tracked = set(self.results[obj]) - self.prompts[obj]
+        self.stale[obj] = {t for t in tracked if before < t < after} | (self.stale.get(obj, set()) - {frame})
         return self._result(frame, (obj,))
 
     def add_points(self, frame, obj_id, points, labels, clear=True):  # noqa: ANN001, ANN201
@@ -146,7 +153,16 @@ class GroundTruthSession:
         self.range = (in_point or 0, len(self.clip.frames) - 1 if out_point is None else out_point)
 
     def stale_ranges(self) -> dict[int, list[tuple[int, int]]]:
-        return {obj: [] for obj in self.labels}
+        out = {}
+        for obj in self.labels:
+            ranges: list[tuple[int, int]] = []
+            for t in sorted(self.stale.get(obj, ())):
+                if ranges and t == ranges[-1][1] + 1:
+                    ranges[-1] = (ranges[-1][0], t)
+                else:
+                    ranges.append((t, t))
+            out[obj] = ranges
+        return out
 
     # -- propagation -----------------------------------------------------------------------------
     def propagate(self, start=None, direction="forward", end=None, only_stale=False) -> Iterator[FrameResult]:  # noqa: ANN001
@@ -171,6 +187,7 @@ class GroundTruthSession:
                 computed = tuple(o for o in active if f not in self.prompts[o])
                 for o in computed:
                     self.results.setdefault(o, {})[f] = self.clip.mask(f, self.labels[o])
+                    self.stale.get(o, set()).discard(f)
                 if self.delay_s:
                     time.sleep(self.delay_s)
                 yield self._result(f, computed)
@@ -200,4 +217,6 @@ class GroundTruthSource:
             self.sessions.append(session)
             return session
 
-        return LoadedModel(ModelInfo("ground-truth", "test engine", random_weights=True), None, factory)
+        info = ModelInfo("ground-truth", "no model", random_weights=True,
+                         note="TEST ENGINE: answers with ground-truth masks, not a model")
+        return LoadedModel(info, None, factory)

@@ -33,9 +33,12 @@ class ModelInfo:
     random_weights: bool = False
     path: str | None = None
     image_size: int = 1024
+    note: str | None = None  # what a stand-in that is not a real model is (tests, demos)
 
     @property
     def label(self) -> str:
+        if self.note:
+            return f"{self.note} · {self.device}"
         if self.random_weights:
             return f"RANDOM WEIGHTS ({self.variant} @ {self.image_size}px, developer mode) · {self.device}"
         return f"{self.variant} · {self.device}"

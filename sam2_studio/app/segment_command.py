@@ -172,7 +172,8 @@ class SegmentCommand:
         except CheckpointError as exc:
             raise InputError.from_error(exc) from exc
         if loaded.info.random_weights:
-            ctx.stderr.write(RANDOM_WARNING + "\n")
+            note = loaded.info.note  # a stand-in says what it is
+            ctx.stderr.write((f"WARNING: {note}" if note else RANDOM_WARNING) + "\n")
         ctx.stderr.write(f"model: {loaded.info.label}\n")
         return loaded
 

@@ -36,7 +36,7 @@ def test_segment_saves_the_project_and_mattes_equal_to_the_ground_truth(tmp_path
              "--mattes", tmp_path / "mattes", "--format", "png8", "--start", "1001"], source)
     assert r.code == 0, r.err
     assert "tracked 1 object(s) on 10 of 10 frames" in r.out and "frames/s" in r.out
-    assert "RANDOM WEIGHTS" in r.err  # the test engine is labelled as not a real model
+    assert "WARNING: TEST ENGINE" in r.err  # labelled as not a real model
 
     # the project: one object, the prompt, a mask per frame equal to the ground truth
     doc = load(tmp_path / "car.s2s")
