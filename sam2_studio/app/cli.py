@@ -2,12 +2,15 @@
 
 ``sam2-studio [PATH]`` opens the editor; ``sam2-studio COMMAND ...`` runs a sub-command.
 Each sub-command is a ``SubCommand`` in ``SUBCOMMANDS``: it adds its arguments to its own
-parser and runs with a ``CliContext`` (streams, the model manager), so ``segment`` and
-``export`` slot in with ``register()`` and share the error handling, the exit codes and
-``ProgressBar``.
+parser and runs with a ``CliContext`` (streams, the model manager), and shares the error
+handling, the exit codes and ``ProgressBar``. ``models``, ``info`` and ``recover`` live
+here; ``segment`` and ``export`` in modules of their own (``segment_command.py``,
+``export_command.py``). Every command imports what is heavy (torch, PyAV) only when it runs.
 
-Exit codes: 0 success; 2 bad usage or input (a bad file, an unknown model; the message on
-stderr); 1 any other failure (network, disk, interrupted).
+Exit codes (``exits.py``): 0 success; 2 bad usage or input (a bad file, an unknown model;
+the message on stderr, naming the file); 1 any other failure (network, disk); 130
+interrupted by Ctrl+C (``segment`` and ``export`` keep what was done; an interrupted
+``models download`` ends with 1 and resumes when run again).
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from sam2_studio import __version__
+from sam2_studio.app.exits import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
+                                   InputError, UsageError)
 from sam2_studio.app.models import DownloadCancelled, ModelInputError, ModelManager
 from sam2_studio.app.progress import ProgressBar, format_bytes
 from sam2_studio.errors import StudioError
@@ -28,7 +33,8 @@ from sam2_studio.project.errors import ProjectError
 
 EditorOpener = Callable[[str | None], int]
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliContext",
+           "InputError", "SUBCOMMANDS", "SubCommand", "UsageError", "register", "run"]
 PROG = "sam2-studio"
 
 
@@ -39,6 +45,10 @@ class CliContext:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     model_manager: Callable[[], ModelManager] = ModelManager
+    # Where ``segment`` gets its model (an ``app.model_source.ModelSource``) from its
+    # arguments; None: from --model/--checkpoint/--random-weights. Tests put a
+    # ground-truth engine here.
+    model_source: Callable[[argparse.Namespace], Any] | None = None
 
     def progress(self, total: int | None, *, unit: str = "frames", label: str = "") -> ProgressBar:
         return ProgressBar(total, unit=unit, label=label, stream=self.stderr)  # type: ignore[arg-type]
@@ -61,13 +71,9 @@ def register(command: SubCommand) -> SubCommand:
     return command
 
 
-class UsageError(StudioError):
-    """Arguments that make no sense together; exit code 2."""
-
-
 def is_input_error(exc: BaseException) -> bool:
     """Errors about what the user gave us (exit 2), as opposed to failures (exit 1)."""
-    return isinstance(exc, (ProjectError, ModelInputError, UsageError))
+    return isinstance(exc, (ProjectError, ModelInputError, UsageError, InputError))
 
 
 # == parsers ===============================================================================
@@ -118,7 +124,7 @@ def _run_guarded(command: SubCommand, args: argparse.Namespace, ctx: CliContext)
         return command.run(args, ctx)
     except KeyboardInterrupt:
         ctx.stderr.write(f"\n{PROG}: interrupted\n")
-        return EXIT_FAILURE
+        return EXIT_INTERRUPTED
     except StudioError as exc:
         ctx.stderr.write(f"{PROG} {command.name}: {exc}\n")
         return EXIT_USAGE if is_input_error(exc) else EXIT_FAILURE
@@ -290,6 +296,13 @@ class RecoverCommand:
         return EXIT_OK
 
 
-register(ModelsCommand())
-register(InfoCommand())
-register(RecoverCommand())
+def _register_all() -> None:
+    from sam2_studio.app.export_command import ExportCommand
+    from sam2_studio.app.segment_command import SegmentCommand
+
+    for command in (SegmentCommand(), ExportCommand(), InfoCommand(), ModelsCommand(),
+                    RecoverCommand()):
+        register(command)
+
+
+_register_all()

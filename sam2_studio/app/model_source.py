@@ -84,6 +84,7 @@ class CheckpointFile:
     variant: str | None = None
     device: str | None = None  # None: the best present (CUDA, MPS, CPU)
     policy: str = DEFAULT_POLICY
+    image_size: int = 1024  # the official input size; smaller is faster and coarser
 
     @property
     def description(self) -> str:
@@ -93,7 +94,7 @@ class CheckpointFile:
         from sam2_studio.model import describe, load_checkpoint
 
         device = _device(self.device)
-        model = load_checkpoint(self.path, self.variant, device)
+        model = load_checkpoint(self.path, self.variant, device, self.image_size)
         variant = self.variant or model.config.name
         info = ModelInfo(variant, describe(device), False, str(self.path), model.image_size)
         return LoadedModel(info, model, _video_session(self.policy))

@@ -1,22 +1,22 @@
 """Write to a temporary name beside the target, rename at the end; remove it otherwise.
 
 A cancelled or failed export never leaves a half-written file under the name the user
-chose (nor one that looks complete beside it).
+chose (nor one that looks complete beside it). The temporary names and the atomic
+replacement are ``sam2_studio.atomic_write``'s, shared with the other layers; what is the
+media layer's own is the life of a streamed export (:class:`Export`) and its errors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 from pathlib import Path
+
+from sam2_studio.atomic_write import partial_path, remove_quietly
 
 from .errors import MediaError, os_reason
 
-
-def partial_path(final: Path) -> Path:
-    """A hidden, clearly unfinished name in the same folder (so the rename is atomic)."""
-    return final.with_name(f".{final.stem}.partial-{secrets.token_hex(4)}{final.suffix}")
+__all__ = ["Export", "check_writable_folder", "finalise", "partial_path", "remove_quietly",
+           "write_failure"]
 
 
 def check_writable_folder(folder: Path, target: Path) -> None:
@@ -40,11 +40,6 @@ def finalise(partial: Path, final: Path) -> None:
     except OSError as exc:
         remove_quietly(partial)
         raise write_failure(final, exc) from exc
-
-
-def remove_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
 
 
 class Export:

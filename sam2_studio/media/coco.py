@@ -12,8 +12,8 @@ we add ``masklet_frame_index`` (which frame each entry is) and ``video_fps``.
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,13 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import Export, check_writable_folder, finalise, partial_path, remove_quietly, write_failure
+from sam2_studio.atomic_write import atomic_write
+
+from .atomic import Export, check_writable_folder, write_failure
 from .errors import MediaError
 
 
-def rle_counts(mask: np.ndarray) -> np.ndarray:
-    """Run lengths of a boolean (H, W) mask in column-major order, zeros first."""
-    flat = np.asarray(mask, dtype=bool).ravel(order="F")
+def rle_counts(mask: np.ndarray, order: str = "F") -> np.ndarray:
+    """Run lengths of a boolean (H, W) mask, starting with a (possibly empty) run of zeros.
+
+    Column-major by default (COCO's order); ``order="C"`` counts row by row, which is what
+    the project file's ``s2rle1`` codec stores (``project/masks.py``), so both formats share
+    this and :func:`mask_from_counts`.
+    """
+    flat = np.asarray(mask, dtype=bool).ravel(order=order)
     if flat.size == 0:
         return np.zeros(1, dtype=np.int64)
     changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
@@ -36,6 +43,18 @@ def rle_counts(mask: np.ndarray) -> np.ndarray:
     if flat[0]:
         counts = np.concatenate(([0], counts))
     return counts.astype(np.int64)
+
+
+def mask_from_counts(counts: np.ndarray, shape: tuple[int, int], order: str = "F") -> np.ndarray:
+    """The (H, W) boolean mask whose runs (zeros first) are ``counts``, in ``order``.
+
+    The caller checks that the runs cover ``shape`` exactly and says so in its own words.
+    """
+    values = np.zeros(len(counts), dtype=bool)
+    values[1::2] = True
+    flat = np.repeat(values, np.asarray(counts, dtype=np.int64))
+    h, w = int(shape[0]), int(shape[1])
+    return flat.reshape((h, w)) if order == "C" else flat.reshape((w, h)).T.copy()
 
 
 def counts_to_string(counts: np.ndarray) -> str:
@@ -118,9 +137,7 @@ class RleMask:
         runs = self.run_lengths
         if int(runs.sum()) != h * w:
             raise ValueError(f"RLE covers {int(runs.sum())} pixels, the mask has {h * w}")
-        values = np.arange(runs.size) % 2 == 1
-        flat = np.repeat(values, runs)
-        return flat.reshape((w, h)).T.copy()
+        return mask_from_counts(runs, (h, w))
 
     def to_json(self) -> dict[str, object]:
         return {"size": [self.size[0], self.size[1]], "counts": self.counts}
@@ -215,16 +232,14 @@ class MaskletWriter(Export):
 
 
 def write_json_atomic(path: Path, data: object) -> None:
-    tmp = partial_path(path)
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
+        with atomic_write(path) as fh:
+            text = io.TextIOWrapper(fh, encoding="utf-8")
+            json.dump(data, text, separators=(",", ":"))
+            text.flush()
+            text.detach()
     except OSError as exc:
-        remove_quietly(tmp)
         raise write_failure(path, exc) from exc
-    finalise(tmp, path)
 
 
 def read_masklets(path: str | Path) -> Masklets:

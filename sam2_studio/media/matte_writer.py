@@ -142,13 +142,13 @@ def _sequence_pixels(fmt: MatteFormat, frame: np.ndarray | None, premultiplied: 
         return matte_u8(matte)
     if fmt is MatteFormat.PNG16:
         return matte_u16(matte)
+    if fmt is MatteFormat.EXR:  # grey: no frame needed
+        return matte_float(matte)
     assert frame is not None
     if fmt is MatteFormat.PNG8_RGBA:
         return rgba(frame, matte, bits=8, premultiplied=premultiplied)
     if fmt is MatteFormat.PNG16_RGBA:
         return rgba(frame, matte, bits=16, premultiplied=premultiplied)
-    if fmt is MatteFormat.EXR:
-        return matte_float(matte)
     a = matte_float(matte)
     linear = srgb_decode(frame.astype(np.float32) * np.float32(1 / 255)).astype(np.float32)
     if premultiplied:

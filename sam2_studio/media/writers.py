@@ -222,11 +222,15 @@ class VideoWriter(Export):
                 arr = np.pad(arr, ((0, self.coded_size[1] - h), (0, self.coded_size[0] - w), (0, 0)), mode="edge")
             arr = np.ascontiguousarray(arr)
             src = av.VideoFrame.from_numpy_buffer(arr, format="rgb24")
+        # One thread: FFmpeg's sliced conversion into the 10-bit alpha formats writes
+        # mid-grey alpha into a few pixels at slice borders (yuva444p10le, seen with PyAV 18)
+        # and is not repeatable in colour either; a frame converts in milliseconds anyway.
         if self._pix_fmt.startswith("yuv"):
             return src.reformat(
-                format=self._pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG", src_color_range="JPEG"
+                format=self._pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG", src_color_range="JPEG",
+                threads=1,
             )
-        return src.reformat(format=self._pix_fmt)
+        return src.reformat(format=self._pix_fmt, threads=1)
 
     # -- ending ----------------------------------------------------------------------------
 

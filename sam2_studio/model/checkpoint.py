@@ -99,12 +99,17 @@ def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
 
 
 def load_checkpoint(
-    path: str | Path, variant: str | None = None, device: str | torch.device | None = None
+    path: str | Path,
+    variant: str | None = None,
+    device: str | torch.device | None = None,
+    image_size: int = 1024,
 ) -> Sam2Model:
     """Build the model a checkpoint file holds and load it strictly.
 
     ``variant`` (one of :data:`VARIANTS`) is checked against the file when given and
-    detected from the tensors otherwise. Every failure is a :class:`CheckpointError`.
+    detected from the tensors otherwise. ``image_size`` (a multiple of 32) runs the model at
+    another input size than the official 1024: the tensors are the same at every size,
+    smaller is faster and coarser. Every failure is a :class:`CheckpointError`.
     """
     path = Path(path)
     if variant is not None and variant not in VARIANTS:
@@ -127,7 +132,11 @@ def load_checkpoint(
         )
     if variant is not None and variant != detected:
         raise CheckpointError(f"variant mismatch: the file holds {detected}, not {variant}", path)
-    model = Sam2Model(get_config(detected))
+    try:
+        config = get_config(detected, image_size)
+    except ValueError as exc:
+        raise CheckpointError(str(exc), path) from None
+    model = Sam2Model(config)
     expected_state = model.state_dict()
     missing = [k for k in expected_state if k not in state]
     unexpected = [k for k in state if k not in expected_state]

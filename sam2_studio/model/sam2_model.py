@@ -102,7 +102,12 @@ class Sam2Model(nn.Module):
         Squashed to a square like the official models were trained; bilinear with
         antialiasing so that large frames are averaged, not aliased.
         """
-        t = torch.as_tensor(np.ascontiguousarray(image)) if isinstance(image, np.ndarray) else image
+        if isinstance(image, np.ndarray):
+            # frames from a decoder cache are read-only: copy those (torch warns on them)
+            a = np.ascontiguousarray(image)
+            t = torch.from_numpy(a if a.flags.writeable else a.copy())
+        else:
+            t = image
         if t.ndim != 3 or t.shape[2] != 3:
             raise ValueError(f"expected an RGB image of shape (H, W, 3), got {tuple(t.shape)}")
         t = t.to(self.device).permute(2, 0, 1).unsqueeze(0).float() / 255.0

@@ -1,64 +1,36 @@
-"""Writing a file so that a crash, a kill or a full disk leaves the previous version intact.
+"""Safe saving as the project layer does it, and lock files.
 
-The new content goes to a hidden file beside the target, is flushed and fsync'ed, and then
-renamed over the target in one step (``os.replace`` is atomic on POSIX and Windows); the
-folder is fsync'ed so the rename itself survives a power cut. Until the rename, the old
-file is untouched; after it, the new one is complete.
+Writing aside and renaming is ``sam2_studio.atomic_write`` (one implementation for every
+layer). What is the project's own is the temporary name: ``.<name>.saving`` beside the
+target, fixed rather than random, as ``docs/project-format.md`` documents, so a file left by
+a crash is overwritten by the next save instead of piling up. Autosave's ``session.json``,
+the model registry and the settings file are saved the same way.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, BinaryIO
+
+from sam2_studio import atomic_write as _shared
+from sam2_studio.atomic_write import fsync_dir
+
+__all__ = ["atomic_write", "atomic_write_bytes", "fsync_dir", "temp_path_for", "try_lock"]
 
 
 def temp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.saving")
 
 
-@contextlib.contextmanager
-def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
+def atomic_write(path: str | Path) -> AbstractContextManager[BinaryIO]:
     """Yield a binary file; on a clean exit it replaces ``path``, on an exception it vanishes."""
-    path = Path(path)
-    if path.is_symlink():  # save through the link, keep the link
-        path = path.resolve()
-    tmp = temp_path_for(path)
-    f = open(tmp, "wb")
-    try:
-        yield f
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-        if path.exists():
-            with contextlib.suppress(OSError):
-                shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        f.close()
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(path.parent)
+    return _shared.atomic_write(path, temp=temp_path_for)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_write(path) as f:
-        f.write(data)
-
-
-def fsync_dir(folder: Path) -> None:
-    if os.name != "posix":  # Windows cannot open a folder; NTFS journals the rename
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    _shared.atomic_write_bytes(path, data, temp=temp_path_for)
 
 
 def try_lock(path: Path) -> IO[bytes] | None:
@@ -83,3 +55,5 @@ def try_lock(path: Path) -> IO[bytes] | None:
         f.close()
         return None
     return f
+
+

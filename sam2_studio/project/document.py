@@ -118,15 +118,24 @@ class Document:
         return (self.path.stem if self.path else self._video.path.stem) + (" *" if self.dirty else "")
 
     # == editing: objects ===================================================================
-    def add_object(self, name: str | None = None, color: Color | str | None = None) -> TrackedObject:
-        object_id = self._next_object_id
+    def add_object(self, name: str | None = None, color: Color | str | None = None, *,
+                   object_id: int | None = None) -> TrackedObject:
+        """A new object. ``object_id`` keeps an id from elsewhere (an importer, a prompts file);
+        it must be one this document has never used, since ids are never reused."""
+        if object_id is None:
+            object_id = self._next_object_id
+        elif (isinstance(object_id, bool) or not isinstance(object_id, (int, np.integer))
+              or object_id < self._next_object_id):
+            raise ProjectError(f"object id {object_id} is not free in this project (ids are "
+                               f"never reused; the next free one is {self._next_object_id})")
+        object_id = int(object_id)
         obj = TrackedObject(
             id=object_id,
             name=self._checked(check_name, name if name is not None else f"Object {object_id}"),
             color=self._checked(parse_color, color) if color is not None
             else PALETTE[(object_id - 1) % len(PALETTE)],
         )
-        self._next_object_id += 1
+        self._next_object_id = object_id + 1
         self.history.execute(AddObject(obj, label=f"Add {obj.name}"))
         return obj
 

@@ -128,3 +128,17 @@ def private_data_dir(tmp_path, monkeypatch):
     """No test touches the real user data directory."""
     monkeypatch.setenv("SAM2_STUDIO_DATA_DIR", str(tmp_path / "user-data"))
     monkeypatch.delenv("SAM2_STUDIO_MODEL_MIRROR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def car(data_dir, tmp_path_factory):
+    """The car clip as a video file with audio, and its ground truth (tests/app/headless.py)."""
+    from tests.ground_truth import load_clip
+    from tests.media.clips import encode
+
+    from .headless import FPS, CarClip
+
+    truth = load_clip(data_dir / "davis16_car-shadow", count=10, scale=0.25)
+    video = encode(tmp_path_factory.mktemp("car") / "car.mp4", truth.frames, rate=FPS,
+                   audio="aac", audio_seconds=0.4)
+    return CarClip(video, truth)

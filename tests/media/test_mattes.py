@@ -219,3 +219,19 @@ def test_raw_tiff_sequence(tmp_path: Path) -> None:
     colour = cv2.imread(str(tmp_path / "plate.00000.tif"), cv2.IMREAD_UNCHANGED)
     assert np.array_equal(colour[..., ::-1], img)
     assert np.array_equal(read_matte(tmp_path / "plate.00001.tif"), img[..., 0])
+
+
+def test_prores_4444_alpha_is_exact_across_conversion_slices(tmp_path: Path) -> None:
+    """A hard matte stays hard in every row: a threaded pixel-format conversion once put
+    mid-grey alpha into 8 pixels at its slice borders (row 40 of 120)."""
+    w, h = 214, 120
+    yy, xx = np.mgrid[:h, :w]
+    mattes = [(xx - 100) ** 2 + (yy - 50 - 3 * k) ** 2 < 45**2 for k in range(6)]
+    colour = [np.full((h, w, 3), 90 + 20 * k, np.uint8) for k in range(6)]
+    with MatteWriter(tmp_path / "hard", MatteExport(MatteFormat.PRORES_4444), (w, h), 24) as writer:
+        for m, f in zip(mattes, colour, strict=True):
+            writer.write(m, f)
+    with av.open(str(writer.path)) as c:
+        alphas = [f.reformat(format="rgba64le").to_ndarray()[..., 3] for f in c.decode(video=0)]
+    for got, m in zip(alphas, mattes, strict=True):
+        assert np.array_equal(got > 32767, m) and np.all((got < 256) | (got > 65535 - 256))

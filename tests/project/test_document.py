@@ -47,6 +47,17 @@ def test_bad_object_edits_are_refused(doc):
     assert doc.history.steps == 1
 
 
+def test_an_object_can_keep_an_id_from_elsewhere_but_never_reuse_one(doc):
+    car = doc.add_object("Car", object_id=7)
+    assert car.id == 7 and car.name == "Car" and doc.add_object().id == 8
+    doc.undo()
+    doc.undo()
+    for taken in (7, 8, 3, 0, True, "9"):                 # used before, or not an id
+        with pytest.raises(ProjectError):
+            doc.add_object(object_id=taken)
+    assert doc.add_object(object_id=9).id == 9 and doc.next_ids[0] == 10
+
+
 def test_prompts_add_move_remove_with_undo(doc):
     seen = []
     doc.events.prompts.connect(seen.append)

@@ -1,0 +1,286 @@
+"""``sam2-studio segment``: track objects through a video from a prompts file, headless.
+
+Checks the prompts against the video (``prompts_file.py``) before any model loads, loads the
+model (``model_source.py``), prompts a tracking session and propagates it both ways from the
+first prompted frame. Every frame's masks go into a new project document as they come, all
+in one undo step; then the project is saved (``--out``) and/or the mattes written (``--mattes``,
+through ``export_command.write_mattes``, the exporter ``export`` uses).
+
+Ctrl+C stops after the frame in hand and keeps the frames done: they are saved in the
+project (``--out``, or when only ``--mattes`` was asked, in ``DIR/<video>.s2s``) and the
+command ends with 130. Mattes are not written for an unfinished clip (``export`` writes them
+from the project). An error part-way keeps the frames done the same way and ends with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sam2_studio.app.exits import EXIT_INTERRUPTED, EXIT_OK, InputError, UsageError
+from sam2_studio.app.export_command import (add_matte_options, check_matte_options,
+                                            check_output_file, prepare_folder, write_mattes)
+from sam2_studio.app.interrupt import StopRequest
+from sam2_studio.app.prompts_file import Prompts, PromptsError, PromptSpec, read_prompts
+from sam2_studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from sam2_studio.app.cli import CliContext
+    from sam2_studio.app.model_source import LoadedModel, ModelSource
+    from sam2_studio.project import Document
+
+DEFAULT_RANDOM_SIZE = 256
+RANDOM_WARNING = ("WARNING: RANDOM WEIGHTS (developer mode). The model is untrained: its masks "
+                  "are MEANINGLESS. Use a real checkpoint (`sam2-studio models list`) for work.")
+
+
+class SegmentFailed(StudioError):
+    """Tracking stopped on an error part-way; the frames done were saved (exit code 1)."""
+
+
+@dataclasses.dataclass
+class _Run:
+    """How the tracking went."""
+
+    frames_done: set[int] = dataclasses.field(default_factory=set)
+    steps: int = 0
+    seconds: float = 0.0
+    failure: BaseException | None = None
+
+
+class SegmentCommand:
+    name = "segment"
+    help = "track objects through a video from a prompts file; save a project and/or mattes"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("video", type=Path,
+                            help="the video (or an image sequence: a folder, a pattern such as "
+                                 "shot.%%04d.png, or one of its frames)")
+        parser.add_argument("--prompts", type=Path, required=True, metavar="JSON",
+                            help="what to track, on which frames: see docs/command-line.md")
+        parser.add_argument("--out", type=Path, metavar="PROJECT",
+                            help="save the project (.s2s) with the masks of every frame")
+        parser.add_argument("--mattes", type=Path, metavar="DIR",
+                            help="write one matte per object into DIR (see --format, --start)")
+        add_matte_options(parser)
+        m = parser.add_argument_group("model")
+        m.add_argument("--model", metavar="VARIANT",
+                       help="an installed model, e.g. sam2.1_hiera_tiny (default: the first "
+                            "installed, SAM 2.1 and smaller first); with --random-weights, the "
+                            "architecture to build")
+        m.add_argument("--checkpoint", type=Path, metavar="PATH",
+                       help="a SAM 2 / 2.1 checkpoint file instead of an installed model")
+        m.add_argument("--random-weights", action="store_true",
+                       help="DEVELOPERS ONLY: an untrained model, to try the plumbing without a "
+                            "checkpoint; its masks are meaningless")
+        m.add_argument("--image-size", type=int, metavar="N",
+                       help="the model's input size, a multiple of 32 (default 1024, 256 with "
+                            "--random-weights); smaller is faster and coarser")
+        m.add_argument("--memory", choices=("sam2", "distractor_aware"), default="sam2",
+                       help="memory of past frames: SAM 2's (default), or the distractor-aware "
+                            "memory of SAM2.1++ (better where similar objects cross)")
+        m.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best present)")
+
+    # -- checks ------------------------------------------------------------------------------
+    @staticmethod
+    def _check(args: argparse.Namespace) -> None:
+        if args.out is None and args.mattes is None:
+            raise UsageError("nothing would be kept: give --out PROJECT.s2s and/or --mattes DIR")
+        if args.out is not None:
+            if args.out.suffix.lower() != ".s2s":
+                raise UsageError(f"--out names a project file ending in .s2s, got {args.out}")
+            check_output_file(args.out, "--out")
+        if args.checkpoint is not None and (args.model or args.random_weights):
+            raise UsageError("--checkpoint goes alone: it says which model it is"
+                             if args.model else "--random-weights and --checkpoint exclude "
+                             "each other")
+        if args.image_size is not None and (args.image_size % 32 or not 64 <= args.image_size <= 4096):
+            raise UsageError(f"--image-size is a multiple of 32 from 64 to 4096, got {args.image_size}")
+        if args.random_weights and args.model:
+            from sam2_studio.app.models import VARIANTS
+
+            if args.model not in VARIANTS:
+                raise UsageError(f"unknown model {args.model!r}; the models are: {', '.join(VARIANTS)}")
+        check_matte_options(args)
+
+    def model_source(self, args: argparse.Namespace, ctx: CliContext) -> ModelSource:
+        """Where the model comes from, as the arguments say."""
+        from sam2_studio.app.model_source import CheckpointFile, RandomWeights, default_source
+        from sam2_studio.app.models import ModelError
+
+        if args.random_weights:
+            return RandomWeights(variant=args.model or "sam2.1_hiera_tiny",
+                                 image_size=args.image_size or DEFAULT_RANDOM_SIZE,
+                                 device=args.device, policy=args.memory)
+        size = args.image_size or 1024
+        if args.checkpoint is not None:
+            return CheckpointFile(args.checkpoint.expanduser().absolute(), None, args.device,
+                                  args.memory, size)
+        manager = ctx.model_manager()
+        if args.model:
+            return CheckpointFile(manager.path_for(args.model), args.model, args.device,
+                                  args.memory, size)
+        source = default_source(None, manager, args.device)  # honours the developer switch
+        if source is None:
+            raise ModelError("no model is installed: run `sam2-studio models download "
+                             "sam2.1_hiera_tiny`, or give --checkpoint PATH")
+        changes: dict[str, Any] = {"policy": args.memory}
+        if args.image_size:
+            changes["image_size"] = args.image_size
+        return dataclasses.replace(source, **changes)  # type: ignore[type-var]
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, args: argparse.Namespace, ctx: CliContext) -> int:
+        from sam2_studio.app.clip import open_clip
+        from sam2_studio.media import MediaError
+
+        self._check(args)
+        try:
+            clip = open_clip(args.video)
+        except MediaError as exc:
+            raise InputError.from_error(exc) from exc
+        try:
+            if clip.info.problem:
+                ctx.stderr.write(f"warning: {args.video}: {clip.info.problem}\n")
+            w, h = clip.info.size
+            prompts = read_prompts(args.prompts, width=w, height=h,
+                                   frame_count=clip.info.frame_count)
+            folder = prepare_folder(args.mattes) if args.mattes is not None else None
+            from sam2_studio.project import Document
+
+            doc = Document(clip.video_info())
+            loaded = self._load(args, ctx)
+            frames = clip.open_reader()
+            try:
+                return self._segment(args, ctx, doc, loaded, frames, prompts, folder)
+            finally:
+                frames.close()
+        finally:
+            clip.close()
+
+    def _load(self, args: argparse.Namespace, ctx: CliContext) -> LoadedModel:
+        from sam2_studio.model import CheckpointError
+
+        source = ctx.model_source(args) if ctx.model_source is not None else \
+            self.model_source(args, ctx)
+        ctx.stderr.write(f"loading {source.description}\n")
+        try:
+            loaded = source.load()
+        except CheckpointError as exc:
+            raise InputError.from_error(exc) from exc
+        if loaded.info.random_weights:
+            note = loaded.info.note  # a stand-in says what it is
+            ctx.stderr.write((f"WARNING: {note}" if note else RANDOM_WARNING) + "\n")
+        ctx.stderr.write(f"model: {loaded.info.label}\n")
+        return loaded
+
+    def _segment(self, args: argparse.Namespace, ctx: CliContext, doc: Document,
+                 loaded: LoadedModel, frames: Any, prompts: Prompts, folder: Path | None) -> int:
+        from sam2_studio.project import save
+
+        session = loaded.new_session(frames)
+        with StopRequest() as stop:
+            run = self._track(doc, session, prompts, loaded, ctx, stop)
+            n = doc.video.frame_count
+            interrupted = stop.requested
+            complete = not interrupted and run.failure is None
+            project: Path | None = save(doc, args.out) if args.out is not None else None
+            mattes: list[Path] = []
+            if folder is not None and complete:
+                result = write_mattes(doc, frames, folder, args, ctx, stop)
+                interrupted = result.cancelled
+                mattes = result.paths
+        if project is None and (interrupted or not complete):  # only --mattes: keep the work
+            assert folder is not None
+            project = save(doc, _free_path(folder / f"{doc.video.path.stem}.s2s"))
+
+        rate = run.steps / run.seconds if run.seconds > 0 else 0.0
+        out = ctx.stdout
+        out.write(f"tracked {len(doc.objects)} object(s) on {len(run.frames_done)} of {n} frames "
+                  f"in {run.seconds:.1f} s ({rate:.2f} frames/s)\n")
+        if project is not None:
+            out.write(f"project: {project}\n")
+        for path in mattes:
+            out.write(f"mattes: {path}\n")
+        if run.failure is not None:
+            raise SegmentFailed(
+                f"tracking stopped on an error after {len(run.frames_done)} of {n} frames: "
+                f"{_words(run.failure)}. The frames done are saved in {project}") from run.failure
+        if interrupted:
+            message = (f"interrupted after tracking {len(run.frames_done)} of {n} frames"
+                       if not complete else "interrupted while writing the mattes")
+            message += f"; the work is saved in {project}"
+            if folder is not None:
+                message += (f". No mattes were written: `sam2-studio export {project} --mattes "
+                            f"{folder}` writes them from the project")
+            ctx.stderr.write(f"sam2-studio segment: {message}\n")
+            return EXIT_INTERRUPTED
+        return EXIT_OK
+
+    def _track(self, doc: Document, session: Any, prompts: Prompts, loaded: LoadedModel,
+               ctx: CliContext, stop: StopRequest) -> _Run:
+        """Prompt and propagate, writing into ``doc`` as one undo step."""
+        run = _Run()
+        n = doc.video.frame_count
+        start = prompts.first_frame
+        with doc.edit_group(f"Segment with {prompts.path.name}"):
+            for o in prompts.objects:
+                doc.add_object(o.name, o.color, object_id=o.id)
+            if not loaded.info.random_weights:
+                doc.set_model_variant(loaded.info.variant)
+            for p in prompts.prompts:
+                result = _prompt(session, p, prompts.path)
+                _prompt_into(doc, p)
+                doc.set_mask(p.object_id, p.frame, result.masks[p.object_id])
+            t0 = time.monotonic()
+            # "both" runs forward from the first prompted frame, then backward from it again
+            with ctx.progress((n - start) + (start + 1), label="segment") as bar:
+                try:
+                    for result in session.propagate(direction="both"):
+                        doc.set_masks({(obj, result.frame): mask
+                                       for obj, mask in result.masks.items()})
+                        run.frames_done.add(result.frame)
+                        run.steps += 1
+                        bar.advance()
+                        if stop():
+                            break
+                except Exception as exc:  # noqa: BLE001 - kept, reported after saving
+                    run.failure = exc
+            run.seconds = time.monotonic() - t0
+        return run
+
+
+def _prompt(session: Any, p: PromptSpec, path: Path) -> Any:
+    try:
+        if p.mask is not None:
+            return session.add_mask(p.frame, p.object_id, p.mask)
+        if p.box is not None:
+            return session.add_box(p.frame, p.object_id, p.box, p.points, p.labels)
+        return session.add_points(p.frame, p.object_id, p.points, p.labels)
+    except ValueError as exc:  # the engine's checks: in the words of the prompts file
+        raise PromptsError(f"{p.where}: {exc}", path) from exc
+
+
+def _prompt_into(doc: Document, p: PromptSpec) -> None:
+    """The prompt as the document keeps it (the editor shows and edits it); a mask prompt
+    has no prompt of its own there: its frame's mask is the mask given."""
+    if p.points is not None and p.labels is not None:
+        for (x, y), label in zip(p.points.tolist(), p.labels.tolist()):
+            doc.add_point(p.object_id, p.frame, x, y, positive=bool(label))
+    if p.box is not None:
+        doc.add_box(p.object_id, p.frame, *p.box)
+
+
+def _free_path(path: Path) -> Path:
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+    return candidate
+
+
+def _words(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
