@@ -212,11 +212,8 @@ def _mattes(doc: Document, reader: Any, s: ExportSettings, objects: tuple[int, .
             path = per_object_path(s.path, name) if name else s.path
             writers.append(MatteWriter(path, export, size, fps))
 
-        # media's grey EXR path asserts a frame before it looks at the format: give it one
-        wants_frame = fmt.needs_frame or fmt is MatteFormat.EXR
-
         def write(i: int) -> None:
-            frame = reader.get(i) if wants_frame else None
+            frame = reader.get(i) if fmt.needs_frame else None
             for (_, members), writer in zip(groups, writers):
                 writer.write(_union(matte_of, members, i, size), frame)
 

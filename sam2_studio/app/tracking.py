@@ -1,0 +1,351 @@
+"""Between the document and the model worker: prompts go out, masks come back.
+
+The document is the truth; the worker's session is a cache of it. Whenever the prompts of
+an object on a frame change (a click, a box, a brush stroke, an undo) the tracker sends the
+worker that frame's prompts anew, so the two never drift apart. Answers to what the user
+just did are written into the document as part of the same undo step (``amend``); answers
+to an undo or a reload are not written (the document already holds the right masks), and
+an answer overtaken by a newer edit of the same frame is dropped.
+
+A propagation's frames are written into the document as they arrive, all in one undo step
+("Track forward"), so the timeline fills in live and one Ctrl+Z takes the run back.
+
+Qt-free: the Qt layer calls ``handle(event)`` on the GUI thread for every worker event.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from sam2_studio.app.model_source import ModelInfo, ModelSource
+from sam2_studio.app.worker import (CloseSession, CommandFailed, Event, FramePropagated, Idle,
+                                    LoadModel, ModelFailed, ModelLoaded, ModelWorker, OpenFrames,
+                                    PromptAnswered, Propagate, PropagationEnded,
+                                    PropagationStarted, RemoveObject, SetPrompts, SetRange,
+                                    StaleChanged)
+from sam2_studio.project import (BoxPrompt, BrushStroke, Document, ObjectEvent, PointPrompt,
+                                 ProjectError, PromptsEvent, Signal)
+
+log = logging.getLogger(__name__)
+
+DIRECTION_LABELS = {"forward": "Track forward", "backward": "Track backward", "both": "Track both ways"}
+
+
+@dataclass
+class Run:
+    """A propagation under way, for the progress bar."""
+
+    request: int
+    direction: str
+    done: int = 0
+    total: int = 0
+    fps: float = 0.0
+    frame: int | None = None
+    written: int = 0
+    frames: set[int] = field(default_factory=set)  # distinct frames visited ("both" visits the start twice)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to tell the user: ``level`` decides between the status bar and a dialog."""
+
+    level: Literal["info", "warning", "error"]
+    text: str
+    path: str | None = None
+
+
+@dataclass
+class _Pending:
+    request: int
+    write_back: bool
+    history_state: int | None
+
+
+@dataclass
+class TrackerState:
+    model: ModelInfo | None = None
+    loading: str | None = None  # what is being loaded, while it loads
+    model_error: str | None = None
+    run: Run | None = None
+    stale: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    busy: bool = False  # the worker is computing (a prompt answer or a run)
+
+
+def prompt_command(doc: Document, obj: int, frame: int, request: int) -> SetPrompts:
+    """The worker command that tells the session everything the document holds for ``obj``
+    on ``frame``.
+
+    Points and a box go as they are. If the newest prompt is a brush stroke, the frame's
+    mask (which already includes every stroke) goes as a mask prompt: painting corrects the
+    mask, and the correction flows through the clip. A click after a stroke starts over
+    from the clicks.
+    """
+    prompts = doc.prompts(obj, frame)
+    if not prompts:
+        return SetPrompts(request, obj, frame)
+    points = [(p.x, p.y) for p in prompts if isinstance(p, PointPrompt)]
+    labels = [1 if p.positive else 0 for p in prompts if isinstance(p, PointPrompt)]
+    boxes = [p for p in prompts if isinstance(p, BoxPrompt)]
+    if isinstance(prompts[-1], BrushStroke) or (not points and not boxes):
+        mask = doc.mask(obj, frame)
+        if mask is None:
+            mask = np.zeros((doc.video.height, doc.video.width), bool)
+        return SetPrompts(request, obj, frame, mask=mask)
+    box = (boxes[-1].x0, boxes[-1].y0, boxes[-1].x1, boxes[-1].y1) if boxes else None
+    return SetPrompts(request, obj, frame,
+                      points=np.asarray(points, np.float32).reshape(-1, 2),
+                      labels=np.asarray(labels, np.int32), box=box)
+
+
+class Tracker:
+    """See the module docstring. One per editor window; ``attach`` a document to work on."""
+
+    def __init__(self, worker: ModelWorker) -> None:
+        self.worker = worker
+        self.doc: Document | None = None
+        self.state = TrackerState()
+        self.changed: Signal[TrackerState] = Signal("tracker")
+        self.notices: Signal[Notice] = Signal("notices")
+        self.frame_written: Signal[int] = Signal("frame written")  # a propagated frame landed
+        self._pending: dict[tuple[int, int], _Pending] = {}
+        self._answering = 0
+        self._fresh: list[_Pending] = []
+        self._held: dict[tuple[int, int], bool] = {}
+        self._disconnect: list[Any] = []
+        self._group_open = False
+        self._source: ModelSource | None = None
+
+    # -- model -----------------------------------------------------------------------------
+    @property
+    def has_model(self) -> bool:
+        return self.state.model is not None
+
+    def load_model(self, source: ModelSource) -> None:
+        self._source = source
+        self.state.loading = source.description
+        self.state.model_error = None
+        self.worker.submit(LoadModel(source))
+        self._notify()
+
+    # -- documents ---------------------------------------------------------------------------
+    def attach(self, doc: Document | None, frames: Any | None) -> None:
+        """Work on ``doc`` whose video ``frames`` (an independent reader) the worker reads;
+        ``None`` detaches."""
+        self.cancel()
+        self._finish_run(None)
+        for disconnect in self._disconnect:
+            disconnect()
+        self._disconnect = []
+        self._pending.clear()
+        self.state.stale = {}
+        self.doc = doc
+        if doc is None:
+            self.worker.submit(CloseSession())
+            self._notify()
+            return
+        fr = doc.frame_range
+        self.worker.submit(OpenFrames(frames, (fr.first, fr.last)))
+        self._disconnect = [
+            doc.events.prompts.connect(self._on_prompts),
+            doc.events.objects.connect(self._on_objects),
+            doc.events.settings.connect(self._on_settings),
+        ]
+        self.resync()
+        self._notify()
+
+    def resync(self) -> None:
+        """Send every prompt of the document to the session (after opening a project, or
+        when a model arrives). Answers are not written: the document has the masks."""
+        doc = self.doc
+        if doc is None:
+            return
+        for obj in doc.objects:
+            for frame in doc.prompt_frames(obj.id):
+                self._send(obj.id, frame, write_back=False)
+
+    @contextmanager
+    def answering(self):  # noqa: ANN201
+        """Prompt edits made inside are the user's: the model's answers join their step."""
+        self._answering += 1
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            if not self._answering and self.doc is not None:
+                # the step is on the undo stack only now (events fire while it is applied)
+                state = self.doc.history.state
+                for pending in self._fresh:
+                    pending.history_state = state
+                self._fresh.clear()
+
+    def hold(self, obj: int, frame: int) -> None:
+        """Brush strokes change the frame's prompts at every dab: hold the frame back from
+        the model until ``release``, then send it once."""
+        self._held[(obj, frame)] = False
+
+    def release(self, obj: int, frame: int) -> None:
+        touched = self._held.pop((obj, frame), False)
+        if touched and self.doc is not None:
+            self._send(obj, frame, write_back=False)
+
+    def _send(self, obj: int, frame: int, write_back: bool) -> None:
+        doc = self.doc
+        assert doc is not None
+        request = self.worker.next_request()
+        pending = self._pending[(obj, frame)] = _Pending(request, write_back, None)
+        if write_back:
+            self._fresh.append(pending)
+        self.worker.submit(prompt_command(doc, obj, frame, request))
+
+    def _on_prompts(self, event: PromptsEvent) -> None:
+        key = (event.object_id, event.frame)
+        if key in self._held:
+            self._held[key] = True
+            return
+        self._send(event.object_id, event.frame, write_back=self._answering > 0)
+
+    def _on_objects(self, event: ObjectEvent) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        if event.kind == "removed":
+            self.worker.submit(RemoveObject(event.object_id))
+            self.state.stale.pop(event.object_id, None)
+        elif event.kind == "added":  # new, or back by an undo with its prompts
+            for frame in doc.prompt_frames(event.object_id):
+                self._send(event.object_id, frame, write_back=False)
+
+    def _on_settings(self, name: str) -> None:
+        if name == "frame_range" and self.doc is not None:
+            fr = self.doc.frame_range
+            self.worker.submit(SetRange(fr.first, fr.last))
+
+    # -- propagation -------------------------------------------------------------------------
+    def propagate(self, direction: str = "forward", start: int | None = None,
+                  only_stale: bool = False) -> int | None:
+        """Track every prompted object from ``start`` (inside the in/out points)."""
+        if self.doc is None or not self.has_model or self.state.run is not None:
+            return None
+        request = self.worker.next_request()
+        self.state.run = Run(request, direction)
+        self.worker.submit(Propagate(request, start, direction, only_stale))
+        self._notify()
+        return request
+
+    def cancel(self) -> None:
+        """Esc: stop the run at its next frame (what is tracked so far stays)."""
+        self.worker.cancel()
+
+    @property
+    def running(self) -> bool:
+        return self.state.run is not None
+
+    def _finish_run(self, event: PropagationEnded | None) -> None:
+        if self._group_open and self.doc is not None:
+            self._group_open = False
+            self.doc.history.end_group()
+        self.state.run = None
+
+    # -- events from the worker (GUI thread) -------------------------------------------------
+    def handle(self, event: Event) -> None:
+        try:
+            self._handle(event)
+        finally:
+            self._notify()
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, ModelLoaded):
+            self.state.model, self.state.loading, self.state.model_error = event.info, None, None
+            self.resync()
+            if event.info.random_weights:
+                self.notices.emit(Notice("warning", f"Developer mode, {event.info.label}: the masks do "
+                                         "not come from a trained model."))
+        elif isinstance(event, ModelFailed):
+            self.state.loading = None
+            self.state.model_error = event.message
+            self.notices.emit(Notice("error", event.message, event.path))
+        elif isinstance(event, PromptAnswered):
+            self._answer(event)
+        elif isinstance(event, PropagationStarted):
+            run = self.state.run
+            if run is None or run.request != event.request:
+                return
+            run.total = event.total
+            doc = self.doc
+            if doc is not None and not self._group_open:
+                doc.history.begin_group(DIRECTION_LABELS.get(event.direction, "Track"))
+                self._group_open = True
+        elif isinstance(event, FramePropagated):
+            self._frame(event)
+        elif isinstance(event, PropagationEnded):
+            run = self.state.run
+            if run is None or run.request != event.request:
+                return
+            self._finish_run(event)
+            frames = len(run.frames)
+            if event.error:
+                self.notices.emit(Notice("error", f"Tracking stopped: {event.error}"))
+            elif event.cancelled:
+                self.notices.emit(Notice("info", f"Tracking cancelled after {frames} frames; "
+                                         "what was tracked is kept."))
+            else:
+                self.notices.emit(Notice("info", f"Tracked {frames} frames."))
+        elif isinstance(event, StaleChanged):
+            self.state.stale = {k: v for k, v in event.ranges.items() if v}
+        elif isinstance(event, CommandFailed):
+            if event.command == "Propagate" and self.state.run is not None:
+                self._finish_run(None)
+            self.notices.emit(Notice("error", f"The model could not do that: {event.message}"))
+        elif isinstance(event, Idle):
+            self.state.busy = False
+            return
+        self.state.busy = self.worker.busy or self.state.run is not None
+
+    def _answer(self, event: PromptAnswered) -> None:
+        key = (event.obj, event.frame)
+        pending = self._pending.get(key)
+        if pending is None or pending.request != event.request:
+            return  # overtaken by a newer edit of the same frame
+        del self._pending[key]
+        doc = self.doc
+        if (doc is None or not pending.write_back or event.from_mask or event.mask is None
+                or self.state.run is not None):
+            return
+        try:
+            obj = doc.object(event.obj)
+        except ProjectError:
+            return
+        if obj.locked:
+            return
+        amend = pending.history_state is not None and doc.history.state == pending.history_state
+        try:
+            doc.set_mask(event.obj, event.frame, event.mask, label="Segment", amend=amend)
+        except ProjectError as exc:
+            self.notices.emit(Notice("warning", str(exc)))
+
+    def _frame(self, event: FramePropagated) -> None:
+        run = self.state.run
+        if run is None or run.request != event.request:
+            return
+        run.done, run.total, run.fps, run.frame = event.done, event.total, event.fps, event.frame
+        run.frames.add(event.frame)
+        doc = self.doc
+        if doc is None or not event.masks:
+            return
+        editable = {o.id for o in doc.objects if not o.locked}
+        masks = {(obj, event.frame): m for obj, m in event.masks.items() if obj in editable}
+        if masks:
+            doc.set_masks(masks, label=DIRECTION_LABELS.get(run.direction, "Track"))
+            run.written += 1
+            self.frame_written.emit(event.frame)
+
+    def _notify(self) -> None:
+        self.changed.emit(self.state)
+
+    def close(self) -> None:
+        self.attach(None, None)

@@ -1,0 +1,194 @@
+"""The tracker keeps the worker's session in step with the document and writes answers back."""
+
+from __future__ import annotations
+
+import queue
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sam2_studio.app.tracking import Tracker, prompt_command
+from sam2_studio.app.worker import ModelWorker, PropagationEnded
+from sam2_studio.engine import ArrayFrames
+from sam2_studio.project import Document, VideoInfo
+from tests.ground_truth import GroundTruthSource, load_clip
+
+
+@pytest.fixture(scope="module")
+def car(data_dir):
+    return load_clip(data_dir / "davis16_car-shadow", count=10, scale=0.25)
+
+
+def new_doc(clip) -> Document:  # noqa: ANN001
+    w, h = clip.size
+    return Document(VideoInfo(Path("/clips/car.mp4"), w, h, len(clip.frames), Fraction(24), 1, "sha256:x"))
+
+
+class Harness:
+    """A tracker driven like the GUI drives it: worker events handled on this thread."""
+
+    def __init__(self, clip, delay_s: float = 0.0) -> None:  # noqa: ANN001
+        self.q: queue.Queue = queue.Queue()
+        self.worker = ModelWorker(self.q.put)
+        self.tracker = Tracker(self.worker)
+        self.source = GroundTruthSource(clip, delay_s)
+        self.doc = new_doc(clip)
+        self.tracker.attach(self.doc, ArrayFrames(clip.frames))
+        self.tracker.load_model(self.source)
+        self.pump(lambda: self.tracker.has_model)
+        self.handled: list = []
+
+    def pump(self, until, timeout: float = 30.0) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if until():
+                return
+            try:
+                e = self.q.get(timeout=0.02)
+            except queue.Empty:
+                continue
+            self.tracker.handle(e)
+            getattr(self, "handled", []).append(e)
+        raise AssertionError("timed out")
+
+    def settle(self) -> None:
+        """Until the worker has answered everything sent so far."""
+        assert self.worker.wait_idle()
+        self.pump(lambda: self.q.empty())
+
+    def close(self) -> None:
+        self.tracker.close()
+        self.worker.stop()
+
+
+@pytest.fixture
+def h(car):
+    harness = Harness(car)
+    yield harness
+    harness.close()
+
+
+def inside(clip, frame=0):  # noqa: ANN001, ANN201
+    ys, xs = np.nonzero(clip.labels[frame])
+    return float(xs[len(xs) // 2]) + 0.5, float(ys[len(ys) // 2]) + 0.5
+
+
+def test_a_click_gets_its_mask_in_the_same_undo_step(h, car):
+    obj = h.doc.add_object("Car")
+    x, y = inside(car)
+    with h.tracker.answering():
+        h.doc.add_point(obj.id, 0, x, y)
+    h.settle()
+    assert np.array_equal(h.doc.mask(obj.id, 0), car.labels[0] == 1)
+    assert h.doc.history.undo_label == "Add point"
+    h.doc.undo()  # prompt and mask go together
+    assert h.doc.prompts(obj.id, 0) == () and h.doc.mask(obj.id, 0) is None
+    h.settle()
+    h.doc.redo()
+    h.settle()
+    assert np.array_equal(h.doc.mask(obj.id, 0), car.labels[0] == 1)
+    assert h.doc.history.can_undo and not h.doc.history.can_redo or True
+
+
+def test_an_undo_is_not_answered_into_the_document(h, car):
+    obj = h.doc.add_object()
+    x, y = inside(car)
+    with h.tracker.answering():
+        h.doc.add_point(obj.id, 0, x, y)
+    h.settle()
+    steps = h.doc.history.steps
+    h.doc.undo()
+    h.doc.redo()
+    h.settle()
+    assert h.doc.history.steps == steps and h.doc.history.can_undo  # redo stack intact, nothing new
+
+
+def test_propagation_fills_every_frame_as_one_undo_step(h, car):
+    obj = h.doc.add_object()
+    x, y = inside(car, 4)
+    with h.tracker.answering():
+        h.doc.add_point(obj.id, 4, x, y)
+    h.settle()
+    h.tracker.propagate("both", start=4)
+    h.pump(lambda: not h.tracker.running)
+    assert h.doc.mask_frames(obj.id) == list(range(len(car.frames)))
+    for f in range(len(car.frames)):
+        assert np.array_equal(h.doc.mask(obj.id, f), car.labels[f] == 1), f
+    assert h.doc.history.undo_label == "Track both ways"
+    h.doc.undo()
+    assert h.doc.mask_frames(obj.id) == [4]
+
+
+def test_in_out_points_bound_the_run(h, car):
+    obj = h.doc.add_object()
+    x, y = inside(car, 3)
+    with h.tracker.answering():
+        h.doc.add_point(obj.id, 3, x, y)
+    h.doc.set_frame_range(2, 6)
+    h.settle()
+    h.tracker.propagate("both", start=3)
+    h.pump(lambda: not h.tracker.running)
+    assert h.doc.mask_frames(obj.id) == [2, 3, 4, 5, 6]
+
+
+def test_locked_objects_keep_their_masks(h, car):
+    obj = h.doc.add_object()
+    x, y = inside(car)
+    with h.tracker.answering():
+        h.doc.add_point(obj.id, 0, x, y)
+    h.settle()
+    h.doc.update_object(obj.id, locked=True)
+    h.tracker.propagate("forward", start=0)
+    h.pump(lambda: not h.tracker.running)
+    assert h.doc.mask_frames(obj.id) == [0]
+
+
+def test_a_brush_stroke_is_sent_as_a_mask_prompt(h, car):
+    obj = h.doc.add_object()
+    stroke = h.doc.begin_stroke(obj.id, 2, radius=5)
+    stroke.add_points((40, 40), (60, 40))
+    stroke.finish()
+    cmd = prompt_command(h.doc, obj.id, 2, request=1)
+    assert cmd.mask is not None and cmd.mask[40, 50] and cmd.points is None
+    h.settle()
+    assert "mask 1@2" in h.source.sessions[-1].calls
+    painted = h.doc.mask(obj.id, 2)
+    assert painted[40, 50]  # the painted mask stays as painted: the answer is not written
+
+
+def test_removing_an_object_tells_the_session(h, car):
+    obj = h.doc.add_object()
+    x, y = inside(car)
+    with h.tracker.answering():
+        h.doc.add_point(obj.id, 0, x, y)
+    h.settle()
+    h.doc.remove_object(obj.id)
+    h.settle()
+    assert "remove 1" in h.source.sessions[-1].calls
+    h.doc.undo()  # back, with its prompts: the session hears them again
+    h.settle()
+    assert h.source.sessions[-1].calls[-1] == "points 1@0"
+
+
+def test_cancel_keeps_what_was_tracked(car):
+    h = Harness(car, delay_s=0.05)
+    try:
+        obj = h.doc.add_object()
+        x, y = inside(car)
+        with h.tracker.answering():
+            h.doc.add_point(obj.id, 0, x, y)
+        h.settle()
+        h.tracker.propagate("forward", start=0)
+        h.pump(lambda: len(h.doc.mask_frames(obj.id)) >= 3)
+        h.tracker.cancel()
+        h.pump(lambda: not h.tracker.running)
+        ended = [e for e in h.handled if isinstance(e, PropagationEnded)][-1]
+        assert ended.cancelled
+        n = len(h.doc.mask_frames(obj.id))
+        assert 3 <= n < len(car.frames)
+        assert not h.doc.history.in_group and h.doc.history.undo_label == "Track forward"
+    finally:
+        h.close()
