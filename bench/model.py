@@ -2,7 +2,9 @@
 
 Times the image encoder, a click (prompt encoder + mask decoder on cached features) and
 memory attention with a full bank (7 memories + 16 object pointers), prints the ratios
-ours / reference (< 1 means we are faster) and peak RSS growth of each.
+ours / reference (< 1 means we are faster). With --memory, each implementation runs each
+stage alone in a fresh process so that peak RSS growth is not shared between them (in one
+process, whoever runs second finds the first one's freed heap and looks free).
 
     .venv/bin/python bench/model.py [--variant sam2.1_hiera_tiny] [--size 1024] [--device cpu]
 """
@@ -10,6 +12,8 @@ ours / reference (< 1 means we are faster) and peak RSS growth of each.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import warnings
 
 import torch
@@ -30,7 +34,11 @@ def main() -> None:
     ap.add_argument("--no-reference", action="store_true", help="time ours only (e.g. on a GPU machine without sam2)")
     ap.add_argument("--dtype", choices=["fp32", "bf16", "auto"], default="fp32")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--memory", action="store_true", help="peak RSS growth of each stage, one fresh process each")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.memory:
+        return memory_table(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -99,6 +107,15 @@ def main() -> None:
 
         ref_fns = {"image encoder": ref_encoder, "click (prompt + decoder)": ref_click, "memory attention, full bank": ref_memattn}
 
+    if args.child:
+        impl, name = args.child.split(":", 1)
+        fn = dict(rows)[name] if impl == "ours" else ref_fns[name]
+        with inference_context(dev, dtype), PeakRss() as m:
+            fn()
+            fn()
+        print(f"PEAK {m.growth:.1f}")
+        return
+
     print(f"{'':30s} {'ours':>38s} {'reference':>38s}  ratio (wall, cpu)  peak RSS growth ours/ref (MB)")
     with inference_context(dev, dtype):
         for name, fn in rows:
@@ -110,6 +127,23 @@ def main() -> None:
                     tr = timeit(ref_fns[name], repeat=args.repeat)
                 line += f" {tr!s:>38s}  {to.median / tr.median:5.2f} {to.cpu / tr.cpu:5.2f}  {mo.growth:7.0f} / {mr.growth:.0f}"
             print(line, flush=True)
+
+
+STAGES = ("image encoder", "click (prompt + decoder)", "memory attention, full bank")
+
+
+def memory_table(args: argparse.Namespace) -> None:
+    base = [sys.executable, __file__, "--variant", args.variant, "--size", str(args.size), "--device", args.device, "--dtype", args.dtype]
+    if args.threads:
+        base += ["--threads", str(args.threads)]
+    print(f"{args.variant} at {args.size}, {args.device}: peak RSS growth over two calls, fresh process each (MB)")
+    print(f"{'':30s} {'ours':>8s} {'reference':>10s}  ratio")
+    for name in STAGES:
+        peaks = []
+        for impl in ("ours", "ref"):
+            out = subprocess.run(base + ["--child", f"{impl}:{name}"], capture_output=True, text=True, check=True).stdout
+            peaks.append(float(out.rsplit("PEAK", 1)[1]))
+        print(f"{name:30s} {peaks[0]:8.0f} {peaks[1]:10.0f}  {peaks[0] / max(peaks[1], 1e-9):5.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from .position import AxialRope
 
 
-QUERY_CHUNK = 256  # queries per block in the CPU cross-attention: the scores stay in cache
+QUERY_CHUNK = 512  # queries per block in the CPU cross-attention: 256 leaves the GEMM ~10% slower, 1024 costs +60 MB
 
 
 def attend_low_rank_values(q: torch.Tensor, k: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -35,6 +35,8 @@ def attend_low_rank_values(q: torch.Tensor, k: torch.Tensor, values: torch.Tenso
         e = min(s + QUERY_CHUNK, n)
         chunk = scores[:, : e - s]
         torch.baddbmm(chunk, q[:, s:e], kt, beta=0.0, alpha=scale, out=chunk)
+        # Normalising after the product, as the fused kernels do, keeps the reference's rounding:
+        # a fused softmax first is 3% faster but flips the odd pixel whose logit sits at zero.
         chunk.sub_(chunk.amax(dim=-1, keepdim=True)).exp_()
         torch.bmm(chunk, values, out=out[:, s:e])
         out[:, s:e].div_(chunk.sum(dim=-1, keepdim=True))
