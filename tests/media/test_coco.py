@@ -49,7 +49,7 @@ def test_same_strings_as_pycocotools(name: str) -> None:
 
 
 def test_against_pycocotools_when_installed() -> None:
-    mu = pytest.importorskip("pycocotools.mask")
+    mu = pytest.importorskip("pycocotools.mask")  # a test dependency; skipped only outside dev.sh
     rng = np.random.default_rng(7)
     for shape, p in [((31, 17), 0.5), ((240, 320), 0.01), ((64, 64), 0.97)]:
         m = rng.random(shape) < p
