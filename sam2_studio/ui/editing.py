@@ -8,10 +8,12 @@ click the thing they want.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from sam2_studio.app.tracking import Tracker
-from sam2_studio.project import ProjectError, StrokeEdit
+from sam2_studio.project import Document, ProjectError, StrokeEdit
 from sam2_studio.ui.context import EditorContext
 from sam2_studio.ui.viewer import Viewer
 
@@ -69,18 +71,13 @@ class EditController(QObject):
 
     # -- prompts ---------------------------------------------------------------------------------
     def click(self, x: float, y: float, positive: bool) -> None:
-        if self.ctx.doc is None or self._busy() or self._needs_model():
-            return
-        obj = self._editable_object()
-        if obj is None:
-            return
-        try:
-            with self.tracker.answering():
-                self.ctx.doc.add_point(obj, self.ctx.frame, x, y, positive)
-        except ProjectError as exc:
-            self.message.emit(str(exc))
+        self._prompt(lambda doc, obj: doc.add_point(obj, self.ctx.frame, x, y, positive))
 
     def box(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        self._prompt(lambda doc, obj: doc.add_box(obj, self.ctx.frame, x0, y0, x1, y1))
+
+    def _prompt(self, add: Callable[[Document, int], object]) -> None:
+        """A click or a box for the model: on the editable object, answered by the tracker."""
         if self.ctx.doc is None or self._busy() or self._needs_model():
             return
         obj = self._editable_object()
@@ -88,7 +85,7 @@ class EditController(QObject):
             return
         try:
             with self.tracker.answering():
-                self.ctx.doc.add_box(obj, self.ctx.frame, x0, y0, x1, y1)
+                add(self.ctx.doc, obj)
         except ProjectError as exc:
             self.message.emit(str(exc))
 

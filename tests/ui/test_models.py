@@ -4,30 +4,15 @@ device; random weights are always labelled."""
 
 from __future__ import annotations
 
-import threading
-from http.server import ThreadingHTTPServer
-
 import pytest
 from PySide6.QtCore import Qt
 
 from sam2_studio.app.models import ModelManager
 from sam2_studio.ui import dialogs
 from sam2_studio.ui.model_dialog import ModelDialog
-from tests.app.conftest import PAYLOAD, FakeServer, Verifier, _handler, small_catalog
+from tests.app.conftest import PAYLOAD, Verifier, server, small_catalog  # noqa: F401 - server is a fixture
 from tests.ui.conftest import drag_video, key, wait_shown
 from tests.ui.test_responsiveness import SAMPLE
-
-
-@pytest.fixture
-def server():
-    fake = FakeServer(url="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield fake
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def test_without_a_model_the_editor_paints_applies_effects_and_exports(qtbot, window, tmp_path):
