@@ -157,6 +157,25 @@ def _loop(settings: ExportSettings, progress: Progress | None, cancelled: Callab
     return done, False
 
 
+def _write_through(writers: list[Any], settings: ExportSettings, progress: Progress | None,
+                   cancelled: Callable[[], bool], write: Callable[[int], None]) -> ExportResult:
+    """Runs the frame loop into open writers: finished files on success, none left behind on
+    cancel or error (each writer's partial file is removed by its abort)."""
+    try:
+        done, stopped = _loop(settings, progress, cancelled, write)
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    if stopped:
+        for w in writers:
+            w.abort()
+        return ExportResult([], done, True)
+    for w in writers:
+        w.close()
+    return ExportResult([w.path for w in writers], done)
+
+
 def _video(doc: Document, reader: Any, s: ExportSettings, fps: Fraction, audio_path: Path | None,
            progress: Progress | None, cancelled: Callable[[], bool], effects: bool) -> ExportResult:
     from sam2_studio.media import H264, Ffv1, ProRes, ProResProfile, VideoWriter
@@ -169,24 +188,16 @@ def _video(doc: Document, reader: Any, s: ExportSettings, fps: Fraction, audio_p
     renderer = _renderer(doc, reader, effects)
     size = (doc.video.width, doc.video.height)
     writer = VideoWriter(path, size, fps, codec, audio=_audio(s, audio_path, fps))
-    try:
-        def write(i: int) -> None:
-            if renderer is not None:
-                out = renderer.render(i)
-                alpha = out.alpha if s.video_codec in ("prores4444",) else None
-                writer.write(np.ascontiguousarray(out.rgb), alpha=alpha)
-            else:
-                writer.write(np.ascontiguousarray(reader.get(i)))
 
-        done, stopped = _loop(s, progress, cancelled, write)
-    except BaseException:
-        writer.abort()
-        raise
-    if stopped:
-        writer.abort()
-        return ExportResult([], done, True)
-    writer.close()
-    return ExportResult([writer.path], done)
+    def write(i: int) -> None:
+        if renderer is not None:
+            out = renderer.render(i)
+            alpha = out.alpha if s.video_codec in ("prores4444",) else None
+            writer.write(np.ascontiguousarray(out.rgb), alpha=alpha)
+        else:
+            writer.write(np.ascontiguousarray(reader.get(i)))
+
+    return _write_through([writer], s, progress, cancelled, write)
 
 
 def _matte_source(doc: Document, reader: Any, s: ExportSettings, effects: bool) -> Callable[[int, int], np.ndarray | None]:
@@ -211,24 +222,17 @@ def _mattes(doc: Document, reader: Any, s: ExportSettings, objects: tuple[int, .
         for name, _ in groups:
             path = per_object_path(s.path, name) if name else s.path
             writers.append(MatteWriter(path, export, size, fps))
-
-        def write(i: int) -> None:
-            frame = reader.get(i) if fmt.needs_frame else None
-            for (_, members), writer in zip(groups, writers):
-                writer.write(_union(matte_of, members, i, size), frame)
-
-        done, stopped = _loop(s, progress, cancelled, write)
     except BaseException:
         for w in writers:
             w.abort()
         raise
-    if stopped:
-        for w in writers:
-            w.abort()
-        return ExportResult([], done, True)
-    for w in writers:
-        w.close()
-    return ExportResult([w.path for w in writers], done)
+
+    def write(i: int) -> None:
+        frame = reader.get(i) if fmt.needs_frame else None
+        for (_, members), writer in zip(groups, writers):
+            writer.write(_union(matte_of, members, i, size), frame)
+
+    return _write_through(writers, s, progress, cancelled, write)
 
 
 def _union(matte_of: Callable[[int, int], np.ndarray | None], objects: tuple[int, ...], i: int,
@@ -254,21 +258,13 @@ def _masklets(doc: Document, s: ExportSettings, objects: tuple[int, ...], fps: F
     writer = MaskletWriter(path, (doc.video.width, doc.video.height), fps=fps,
                            frame_count=doc.video.frame_count,
                            object_names={o: doc.object(o).name for o in objects})
-    try:
-        def write(i: int) -> None:
-            masks = {}
-            for obj in objects:
-                m = doc.mask(obj, i)
-                if m is not None:
-                    masks[obj] = m
-            writer.add(i, masks)  # source frame numbers: no surprises
 
-        done, stopped = _loop(s, progress, cancelled, write)
-    except BaseException:
-        writer.abort()
-        raise
-    if stopped:
-        writer.abort()
-        return ExportResult([], done, True)
-    writer.close()
-    return ExportResult([path], done)
+    def write(i: int) -> None:
+        masks = {}
+        for obj in objects:
+            m = doc.mask(obj, i)
+            if m is not None:
+                masks[obj] = m
+        writer.add(i, masks)  # source frame numbers: no surprises
+
+    return _write_through([writer], s, progress, cancelled, write)
