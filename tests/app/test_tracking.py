@@ -54,6 +54,15 @@ class Harness:
             getattr(self, "handled", []).append(e)
         raise AssertionError("timed out")
 
+    def click(self, clip, frame: int = 0, name: str | None = None):  # noqa: ANN001, ANN201
+        """A new object clicked inside the clip's object on ``frame``, answered by the engine."""
+        obj = self.doc.add_object(name)
+        x, y = inside(clip, frame)
+        with self.tracker.answering():
+            self.doc.add_point(obj.id, frame, x, y)
+        self.settle()
+        return obj
+
     def settle(self) -> None:
         """Until the worker has answered everything sent so far."""
         assert self.worker.wait_idle()
@@ -77,11 +86,7 @@ def inside(clip, frame=0):  # noqa: ANN001, ANN201
 
 
 def test_a_click_gets_its_mask_in_the_same_undo_step(h, car):
-    obj = h.doc.add_object("Car")
-    x, y = inside(car)
-    with h.tracker.answering():
-        h.doc.add_point(obj.id, 0, x, y)
-    h.settle()
+    obj = h.click(car, name="Car")
     assert np.array_equal(h.doc.mask(obj.id, 0), car.labels[0] == 1)
     assert h.doc.history.undo_label == "Add point"
     h.doc.undo()  # prompt and mask go together
@@ -90,15 +95,11 @@ def test_a_click_gets_its_mask_in_the_same_undo_step(h, car):
     h.doc.redo()
     h.settle()
     assert np.array_equal(h.doc.mask(obj.id, 0), car.labels[0] == 1)
-    assert h.doc.history.can_undo and not h.doc.history.can_redo or True
+    assert h.doc.history.can_undo and not h.doc.history.can_redo
 
 
 def test_an_undo_is_not_answered_into_the_document(h, car):
-    obj = h.doc.add_object()
-    x, y = inside(car)
-    with h.tracker.answering():
-        h.doc.add_point(obj.id, 0, x, y)
-    h.settle()
+    obj = h.click(car)
     steps = h.doc.history.steps
     h.doc.undo()
     h.doc.redo()
@@ -107,11 +108,7 @@ def test_an_undo_is_not_answered_into_the_document(h, car):
 
 
 def test_propagation_fills_every_frame_as_one_undo_step(h, car):
-    obj = h.doc.add_object()
-    x, y = inside(car, 4)
-    with h.tracker.answering():
-        h.doc.add_point(obj.id, 4, x, y)
-    h.settle()
+    obj = h.click(car, 4)
     h.tracker.propagate("both", start=4)
     h.pump(lambda: not h.tracker.running)
     assert h.doc.mask_frames(obj.id) == list(range(len(car.frames)))
@@ -135,11 +132,7 @@ def test_in_out_points_bound_the_run(h, car):
 
 
 def test_locked_objects_keep_their_masks(h, car):
-    obj = h.doc.add_object()
-    x, y = inside(car)
-    with h.tracker.answering():
-        h.doc.add_point(obj.id, 0, x, y)
-    h.settle()
+    obj = h.click(car)
     h.doc.update_object(obj.id, locked=True)
     h.tracker.propagate("forward", start=0)
     h.pump(lambda: not h.tracker.running)
@@ -160,11 +153,7 @@ def test_a_brush_stroke_is_sent_as_a_mask_prompt(h, car):
 
 
 def test_removing_an_object_tells_the_session(h, car):
-    obj = h.doc.add_object()
-    x, y = inside(car)
-    with h.tracker.answering():
-        h.doc.add_point(obj.id, 0, x, y)
-    h.settle()
+    obj = h.click(car)
     h.doc.remove_object(obj.id)
     h.settle()
     assert "remove 1" in h.source.sessions[-1].calls
@@ -176,11 +165,7 @@ def test_removing_an_object_tells_the_session(h, car):
 def test_cancel_keeps_what_was_tracked(car):
     h = Harness(car, delay_s=0.05)
     try:
-        obj = h.doc.add_object()
-        x, y = inside(car)
-        with h.tracker.answering():
-            h.doc.add_point(obj.id, 0, x, y)
-        h.settle()
+        obj = h.click(car)
         h.tracker.propagate("forward", start=0)
         h.pump(lambda: len(h.doc.mask_frames(obj.id)) >= 3)
         h.tracker.cancel()

@@ -64,13 +64,18 @@ def test_objects_panel_edits_go_through_the_document(qtbot, window, monkeypatch)
     assert [o.name for o in w.doc.objects] == ["Runner", "Object 2"] and w.doc.mask(first.obj_id, 0)[100, 120]
 
 
-def test_effects_panel_stack_edits(qtbot, window):
-    w = window
+def open_with_a_car(qtbot, w) -> None:  # noqa: ANN001
+    """The sample open, with object 1 "Car" painted as a box on frame 0."""
     open_sample(qtbot, w)
     w.doc.add_object("Car")
     mask = np.zeros((480, 854), bool)
     mask[200:320, 320:620] = True
     w.doc.set_mask(1, 0, mask)
+
+
+def test_effects_panel_stack_edits(qtbot, window):
+    w = window
+    open_with_a_car(qtbot, w)
     panel = w.effects_panel
     panel.add_effect("blur")
     panel.add_effect("pixelate")
@@ -106,11 +111,7 @@ def test_effects_panel_stack_edits(qtbot, window):
 
 def test_the_preview_shows_an_effect_on_the_current_frame(qtbot, window):
     w = window
-    open_sample(qtbot, w)
-    w.doc.add_object("Car")
-    mask = np.zeros((480, 854), bool)
-    mask[200:320, 320:620] = True
-    w.doc.set_mask(1, 0, mask)
+    open_with_a_car(qtbot, w)
     key(qtbot, w, Qt.Key.Key_V)
     key(qtbot, w, Qt.Key.Key_V, Qt.KeyboardModifier.ShiftModifier)
     w.effects_panel.add_effect("erase", None)
