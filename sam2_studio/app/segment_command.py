@@ -182,6 +182,8 @@ class SegmentCommand:
         from sam2_studio.project import save
 
         session = loaded.new_session(frames)
+        if getattr(args, "memory", None):
+            doc.set_memory_policy(args.memory)  # the project remembers the memory it was tracked with
         with StopRequest() as stop:
             run = self._track(doc, session, prompts, loaded, ctx, stop)
             n = doc.video.frame_count
@@ -223,6 +225,8 @@ class SegmentCommand:
     def _track(self, doc: Document, session: Any, prompts: Prompts, loaded: LoadedModel,
                ctx: CliContext, stop: StopRequest) -> _Run:
         """Prompt and propagate, writing into ``doc`` as one undo step."""
+        from sam2_studio.app.review import record_result
+
         run = _Run()
         n = doc.video.frame_count
         start = prompts.first_frame
@@ -234,14 +238,14 @@ class SegmentCommand:
             for p in prompts.prompts:
                 result = _prompt(session, p, prompts.path)
                 _prompt_into(doc, p)
-                doc.set_mask(p.object_id, p.frame, result.masks[p.object_id])
+                record_result(doc, p.frame, {p.object_id: result.masks[p.object_id]},
+                              result.quality, "Segment")
             t0 = time.monotonic()
             # "both" runs forward from the first prompted frame, then backward from it again
             with ctx.progress((n - start) + (start + 1), label="segment") as bar:
                 try:
                     for result in session.propagate(direction="both"):
-                        doc.set_masks({(obj, result.frame): mask
-                                       for obj, mask in result.masks.items()})
+                        record_result(doc, result.frame, result.masks, result.quality, "Track")
                         run.frames_done.add(result.frame)
                         run.steps += 1
                         bar.advance()

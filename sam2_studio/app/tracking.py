@@ -23,13 +23,15 @@ from typing import Any, Literal
 import numpy as np
 
 from sam2_studio.app.model_source import ModelInfo, ModelSource
+from sam2_studio.app.review import record_result
 from sam2_studio.app.worker import (CloseSession, CommandFailed, Event, FramePropagated, Idle,
                                     LoadModel, ModelFailed, ModelLoaded, ModelWorker, OpenFrames,
                                     PromptAnswered, Propagate, PropagationEnded,
-                                    PropagationStarted, RemoveObject, SetPrompts, SetRange,
-                                    StaleChanged)
+                                    PropagationStarted, RemoveObject, SetMemory, SetPrompts,
+                                    SetRange, StaleChanged)
 from sam2_studio.project import (BoxPrompt, BrushStroke, Document, ObjectEvent, PointPrompt,
                                  ProjectError, PromptsEvent, Signal)
+from sam2_studio.project.document import frame_ranges
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,9 @@ class Tracker:
         self._disconnect: list[Any] = []
         self._group_open = False
         self._source: ModelSource | None = None
+        self._session_stale: dict[int, list[tuple[int, int]]] = {}
+        # frames tracked under another memory than the project's now, until tracked again
+        self._outdated: dict[int, set[int]] = {}
 
     # -- model -----------------------------------------------------------------------------
     @property
@@ -143,12 +148,14 @@ class Tracker:
         self._disconnect = []
         self._pending.clear()
         self.state.stale = {}
+        self._session_stale, self._outdated = {}, {}
         self.doc = doc
         if doc is None:
             self.worker.submit(CloseSession())
             self._notify()
             return
         fr = doc.frame_range
+        self.worker.submit(SetMemory(doc.memory_policy))
         self.worker.submit(OpenFrames(frames, (fr.first, fr.last)))
         self._disconnect = [
             doc.events.prompts.connect(self._on_prompts),
@@ -215,15 +222,40 @@ class Tracker:
             return
         if event.kind == "removed":
             self.worker.submit(RemoveObject(event.object_id))
-            self.state.stale.pop(event.object_id, None)
+            self._outdated.pop(event.object_id, None)
+            self._session_stale.pop(event.object_id, None)
+            self._update_stale()
         elif event.kind == "added":  # new, or back by an undo with its prompts
             for frame in doc.prompt_frames(event.object_id):
                 self._send(event.object_id, frame, write_back=False)
 
     def _on_settings(self, name: str) -> None:
-        if name == "frame_range" and self.doc is not None:
-            fr = self.doc.frame_range
+        doc = self.doc
+        if name == "frame_range" and doc is not None:
+            fr = doc.frame_range
             self.worker.submit(SetRange(fr.first, fr.last))
+        elif name == "memory_policy" and doc is not None:
+            # a new session with the other memory: the prompts go again, and every tracked
+            # frame is outdated until it is tracked with it
+            self.worker.submit(SetMemory(doc.memory_policy))
+            self.resync()
+            for obj in doc.objects:
+                prompted = set(doc.prompt_frames(obj.id))
+                self._outdated[obj.id] = {f for f in doc.mask_frames(obj.id) if f not in prompted}
+            self._update_stale()
+            self._notify()
+
+    def _update_stale(self) -> None:
+        """What the timeline hatches: the session's outdated ranges and the frames tracked
+        under another memory."""
+        merged: dict[int, list[tuple[int, int]]] = {}
+        for obj in set(self._session_stale) | set(self._outdated):
+            frames = set(self._outdated.get(obj, ()))
+            for a, b in self._session_stale.get(obj, ()):
+                frames.update(range(a, b + 1))
+            if frames:
+                merged[obj] = frame_ranges(frames)
+        self.state.stale = merged
 
     # -- propagation -------------------------------------------------------------------------
     def propagate(self, direction: str = "forward", start: int | None = None,
@@ -296,7 +328,8 @@ class Tracker:
             else:
                 self.notices.emit(Notice("info", f"Tracked {frames} frames."))
         elif isinstance(event, StaleChanged):
-            self.state.stale = {k: v for k, v in event.ranges.items() if v}
+            self._session_stale = {k: v for k, v in event.ranges.items() if v}
+            self._update_stale()
         elif isinstance(event, CommandFailed):
             if event.command == "Propagate" and self.state.run is not None:
                 self._finish_run(None)
@@ -324,7 +357,8 @@ class Tracker:
             return
         amend = pending.history_state is not None and doc.history.state == pending.history_state
         try:
-            doc.set_mask(event.obj, event.frame, event.mask, label="Segment", amend=amend)
+            record_result(doc, event.frame, {event.obj: event.mask}, {event.obj: event.quality},
+                          "Segment", amend=amend)
         except ProjectError as exc:
             self.notices.emit(Notice("warning", str(exc)))
 
@@ -338,9 +372,12 @@ class Tracker:
         if doc is None or not event.masks:
             return
         editable = {o.id for o in doc.objects if not o.locked}
-        masks = {(obj, event.frame): m for obj, m in event.masks.items() if obj in editable}
+        masks = {obj: m for obj, m in event.masks.items() if obj in editable}
+        for obj in event.masks:
+            self._outdated.get(obj, set()).discard(event.frame)
         if masks:
-            doc.set_masks(masks, label=DIRECTION_LABELS.get(run.direction, "Track"))
+            record_result(doc, event.frame, masks, event.quality,
+                          DIRECTION_LABELS.get(run.direction, "Track"))
             run.written += 1
             self.frame_written.emit(event.frame)
 

@@ -12,6 +12,7 @@ from .distractor import DistractorRule, FrameEvidence
 from .features import FeatureCache
 from .frames import ArrayFrames, FrameSource, GeneratedFrames
 from .memory_bank import DistractorAwareMemory, MemorySelection, Sam2Memory, make_policy
+from .quality import FrameQuality, candidate_agreement
 from .records import FrameRecord, ObjectTrack, Prompt
 from .session import DIRECTIONS, FrameResult, SessionOptions, VideoSession
 
@@ -22,6 +23,7 @@ __all__ = [
     "DistractorRule",
     "FeatureCache",
     "FrameEvidence",
+    "FrameQuality",
     "FrameRecord",
     "FrameResult",
     "FrameSource",
@@ -32,5 +34,6 @@ __all__ = [
     "Sam2Memory",
     "SessionOptions",
     "VideoSession",
+    "candidate_agreement",
     "make_policy",
 ]

@@ -42,6 +42,7 @@ class FrameRecord:
     area: int = 0  # foreground pixels of the final mask
     memory: torch.Tensor | None = None  # (1, mem_dim, h, w) bf16; None until encoded or once evicted
     unfilled_logits: torch.Tensor | None = None  # before hole filling: what the memory encoder saw
+    agreement: float | None = None  # mean IoU of the chosen candidate mask with the others
     # Distractor-aware memory flags.
     ram: bool = False
     drm: bool = False

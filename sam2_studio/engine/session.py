@@ -29,6 +29,7 @@ from .features import FeatureCache
 from .frames import FrameSource
 from .memory_bank import MemorySelection, make_policy
 from .postprocess import encode_mask, fill_holes, non_overlapping, to_video_resolution
+from .quality import FrameQuality, candidate_agreement
 from .records import FrameRecord, ObjectTrack, Prompt
 
 DIRECTIONS = ("forward", "backward", "both")
@@ -57,6 +58,7 @@ class FrameResult:
     scores: dict[int, float]  # object-score logits
     logits: dict[int, torch.Tensor] = field(default_factory=dict)  # low-res logits (1, 1, S/4, S/4)
     computed: tuple[int, ...] = ()  # objects the model ran for on this frame
+    quality: dict[int, FrameQuality] = field(default_factory=dict)  # how sure the model was, per object
 
     @property
     def object_ids(self) -> list[int]:
@@ -275,7 +277,7 @@ class VideoSession:
 
     def _result(self, frame: int, fresh: dict[int, np.ndarray]) -> FrameResult:
         w, h = self.size
-        masks, visible, scores, logits = {}, {}, {}, {}
+        masks, visible, scores, logits, quality = {}, {}, {}, {}, {}
         for obj_id, track in self._tracks.items():
             rec = track.record(frame)
             if rec is None:
@@ -284,11 +286,12 @@ class VideoSession:
                 continue
             masks[obj_id] = fresh[obj_id] if obj_id in fresh else rec.mask()
             visible[obj_id], scores[obj_id] = rec.object_score > 0, rec.object_score
+            quality[obj_id] = FrameQuality(rec.object_score, rec.iou, rec.agreement)
             if rec.logits is not None:
                 logits[obj_id] = rec.logits
         if self.options.non_overlapping and len(masks) > 1:
             masks = self._non_overlapping(frame, masks)
-        return FrameResult(frame, masks, visible, scores, logits, tuple(fresh))
+        return FrameResult(frame, masks, visible, scores, logits, tuple(fresh), quality)
 
     def _non_overlapping(self, frame: int, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         stack = []
@@ -424,12 +427,14 @@ class VideoSession:
         logits = fill_holes(raw, self.options.fill_hole_area)
         mask = (to_video_resolution(logits, self.size)[0, 0] > 0).cpu().numpy()
         best = int(heads.best_index[0])
+        agreement = float(candidate_agreement(heads.multi_masks, heads.best_index)[0])
         record = FrameRecord(
             is_cond=is_cond,
             logits=logits,
             obj_ptr=heads.obj_ptr.float(),
             object_score=float(heads.object_score[0, 0]),
             iou=float(heads.ious[0, best]),
+            agreement=None if agreement != agreement else agreement,  # NaN: one candidate
             from_prompt=from_prompt,
             mask_png=encode_mask(mask),
             area=int(mask.sum()),

@@ -8,7 +8,7 @@ from ``format.snapshot(doc)``, which shares only immutable data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,18 +18,25 @@ import numpy as np
 
 from sam2_studio.project import brush
 from sam2_studio.project.commands import (AddObject, ChangeObject, MaskKey, RemoveObject,
-                                          SetMasks, SetPrompts, SetSetting)
+                                          SetMasks, SetPrompts, SetReview, SetSetting)
 from sam2_studio.project.errors import ProjectError
 from sam2_studio.project.events import (DocumentEvents, HistoryEvent, MasksEvent, ObjectEvent,
-                                        PromptsEvent)
+                                        PromptsEvent, ReviewEvent)
 from sam2_studio.project.history import DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS, History
 from sam2_studio.project.masks import EncodedMask
 from sam2_studio.project.objects import (PALETTE, Color, Opaque, TrackedObject, check_name,
                                          parse_color)
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
+from sam2_studio.project.quality import (Evidence, Fingerprint, GeometryCache, MaskGeometry,
+                                         fingerprint, geometry_of)
+from sam2_studio.project.suspects import DEFAULT_THRESHOLD
 from sam2_studio.project.video import VideoInfo, check_same_video
 
 _UNSET: Any = object()
+
+# the tracking engine's memory policies (``engine.make_policy`` names); SAM 2's is the default
+MEMORY_POLICIES = ("sam2", "distractor_aware")
+DEFAULT_MEMORY_POLICY = "sam2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,17 @@ class FrameRange:
 
     first: int
     last: int
+
+
+def frame_ranges(frames: Iterable[int]) -> list[tuple[int, int]]:
+    """Frames as sorted inclusive (first, last) ranges: how stale and checked frames travel."""
+    ranges: list[tuple[int, int]] = []
+    for f in sorted(set(frames)):
+        if ranges and f == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], f)
+        else:
+            ranges.append((f, f))
+    return ranges
 
 
 class Document:
@@ -55,7 +73,15 @@ class Document:
         self._objects: dict[int, TrackedObject] = {}
         self._prompts: dict[int, dict[int, tuple[Prompt, ...]]] = {}
         self._masks: dict[int, dict[int, EncodedMask]] = {}
-        self._settings: dict[str, Any] = {"frame_range": None, "model_variant": None}
+        # review data; kept when an object is deleted (ids are never reused, and an undo of
+        # the deletion finds it again)
+        self._evidence: dict[int, dict[int, Evidence]] = {}
+        self._checks: dict[int, dict[int, Fingerprint]] = {}
+        self.geometry = GeometryCache()
+        self._settings: dict[str, Any] = {"frame_range": None, "model_variant": None,
+                                          "memory_policy": DEFAULT_MEMORY_POLICY,
+                                          "review_threshold": DEFAULT_THRESHOLD}
+        self._threshold_step: int | None = None
         self._next_object_id = 1
         self._next_prompt_id = 1
 
@@ -103,6 +129,41 @@ class Document:
     @property
     def model_variant(self) -> str | None:
         return self._settings["model_variant"]
+
+    @property
+    def memory_policy(self) -> str:
+        """The tracking memory: ``"sam2"`` or ``"distractor_aware"`` (SAM2.1++)."""
+        return self._settings["memory_policy"]
+
+    @property
+    def review_threshold(self) -> float:
+        """Confidence below which a tracked frame is suspect (0..1)."""
+        return self._settings["review_threshold"]
+
+    # == reading: review ====================================================================
+    def evidence(self, object_id: int, frame: int) -> Evidence | None:
+        """What the model said about the frame's current mask; None when it said nothing or
+        the mask was changed by hand since."""
+        ev = self._evidence.get(object_id, {}).get(frame)
+        if ev is None:
+            return None
+        mask = self.encoded_mask(object_id, frame)
+        return ev if mask is not None and ev.mask == fingerprint(mask) else None
+
+    def mask_geometry(self, object_id: int, frame: int) -> MaskGeometry | None:
+        mask = self.encoded_mask(object_id, frame)
+        return None if mask is None else self.geometry.get(mask)
+
+    def is_checked(self, object_id: int, frame: int) -> bool:
+        """A person looked at this frame's mask and found it right (and it has not changed)."""
+        fp = self._checks.get(object_id, {}).get(frame)
+        if fp is None:
+            return False
+        mask = self.encoded_mask(object_id, frame)
+        return mask is not None and fingerprint(mask) == fp
+
+    def checked_frames(self, object_id: int) -> list[int]:
+        return [f for f in sorted(self._checks.get(object_id, {})) if self.is_checked(object_id, f)]
 
     @property
     def dirty(self) -> bool:
@@ -226,13 +287,53 @@ class Document:
             self._editable(object_id)
             self._check_frame(frame)
             if mask is not None and not isinstance(mask, EncodedMask):
-                mask = self._checked(EncodedMask.encode, np.asarray(mask))
+                array = np.asarray(mask)
+                mask = self._checked(EncodedMask.encode, array)
+                self.geometry.put(mask, geometry_of(array))
             if mask is not None and mask.shape != (self._video.height, self._video.width):
                 raise ProjectError(f"a mask of {mask.width}×{mask.height} does not fit the "
                                    f"{self._video.width}×{self._video.height} video")
             changes[(object_id, frame)] = (self.encoded_mask(object_id, frame), mask)
         if changes:
             self.history.execute(SetMasks(changes, label=label), amend=amend)
+
+    def set_evidence(self, evidence: Mapping[MaskKey, Evidence | None], *,
+                     amend: bool = False) -> None:
+        """Record what the model said about the masks now on these (object, frame) pairs;
+        call it right after ``set_masks`` so both are one step (``amend``, or in a group)."""
+        changes: dict[MaskKey, tuple[Any, Any]] = {}
+        for (object_id, frame), ev in evidence.items():
+            self._editable(object_id)
+            self._check_frame(frame)
+            mask = self.encoded_mask(object_id, frame)
+            after = ev.for_mask(mask) if ev is not None and mask is not None else None
+            before = self._evidence.get(object_id, {}).get(frame)
+            if before != after:
+                changes[(object_id, frame)] = (before, after)
+        if changes:
+            self.history.execute(SetReview("evidence", changes, label="Model evidence"),
+                                 amend=amend)
+
+    def set_checked(self, keys: list[MaskKey] | tuple[MaskKey, ...], checked: bool = True) -> int:
+        """Mark frames' masks as checked by a person (clears them from the suspects), or
+        unmark them; one undo step. Frames without a mask are skipped; returns how many
+        changed."""
+        changes: dict[MaskKey, tuple[Any, Any]] = {}
+        for object_id, frame in keys:
+            self.object(object_id)
+            self._check_frame(frame)
+            mask = self.encoded_mask(object_id, frame)
+            before = self._checks.get(object_id, {}).get(frame)
+            after = fingerprint(mask) if checked and mask is not None else None
+            if (before == after) or (checked and mask is None):
+                continue
+            changes[(object_id, frame)] = (before, after)
+        if changes:
+            n = len(changes)
+            label = (("Mark checked" if checked else "Unmark checked")
+                     + (f" ({n} frames)" if n > 1 else ""))
+            self.history.execute(SetReview("checked", changes, label=label))
+        return len(changes)
 
     def begin_stroke(self, object_id: int, frame: int, radius: float, *,
                      erase: bool = False) -> StrokeEdit:
@@ -263,6 +364,29 @@ class Document:
         if variant is not None and (not isinstance(variant, str) or not variant.strip()):
             raise ProjectError(f"not a model variant: {variant!r}")
         self._set_setting("model_variant", variant, "Choose model")
+
+    def set_memory_policy(self, policy: str) -> None:
+        """Which tracking memory this project uses; tracks made with the other are outdated."""
+        if policy not in MEMORY_POLICIES:
+            raise ProjectError(f"unknown tracking memory {policy!r}; choose one of "
+                               f"{', '.join(MEMORY_POLICIES)}")
+        self._set_setting("memory_policy", policy, "Choose tracking memory")
+
+    def set_review_threshold(self, value: float) -> None:
+        """Confidence below which frames are suspect. Consecutive changes (a slider being
+        moved) are one undo step."""
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ProjectError(f"a confidence threshold is a number, got {value!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise ProjectError(f"a confidence threshold lies between 0 and 1, got {value}")
+        if value == self.review_threshold:
+            return
+        amend = self._threshold_step is not None and self._threshold_step == self.history.state
+        self.history.execute(SetSetting("review_threshold", self.review_threshold, value,
+                                        label="Set confidence threshold"), amend=amend)
+        self._threshold_step = self.history.state
 
     def relink_video(self, path: str | Path) -> None:
         """Point the project at its video's new place; refuses another video
@@ -376,6 +500,22 @@ class Document:
         self._changed()
         for object_id, changed in touched.items():
             self.events.masks.emit(MasksEvent(object_id, tuple(sorted(changed))))
+
+    def _put_review(self, store: str, values: Mapping[MaskKey, Any]) -> None:
+        table = self._evidence if store == "evidence" else self._checks
+        touched: dict[int, list[int]] = {}
+        for (object_id, frame), value in values.items():
+            frames = table.setdefault(object_id, {})
+            if value is None:
+                frames.pop(frame, None)
+                if not frames:
+                    del table[object_id]
+            else:
+                frames[frame] = value
+            touched.setdefault(object_id, []).append(frame)
+        self._changed()
+        for object_id, changed in touched.items():
+            self.events.review.emit(ReviewEvent(object_id, tuple(sorted(changed))))
 
     def _put_setting(self, name: str, value: Any) -> None:
         if name == "video":

@@ -23,6 +23,7 @@ from sam2_studio.app.settings import Settings
 from sam2_studio.app.tracking import TrackerState
 from sam2_studio.errors import StudioError
 from sam2_studio.ui import dialogs
+from sam2_studio.ui.actions import MEMORY_TIP
 from sam2_studio.ui.qt_bridge import MainThreadRelay
 
 INTRO = (
@@ -53,10 +54,15 @@ def available_devices() -> list[tuple[str, str | None]]:
     return out
 
 
+MEMORY_CHOICES = (("SAM 2", "sam2"), ("Distractor-aware (SAM2.1++)", "distractor_aware"))
+
+
 class ModelDialog(QDialog):
     chosen = Signal(object, object, object)  # ModelSource, variant or None, device or None
+    memoryChosen = Signal(str)  # the project's tracking memory: "sam2" or "distractor_aware"
 
-    def __init__(self, parent: QWidget | None, manager: Any, state: TrackerState, settings: Settings) -> None:
+    def __init__(self, parent: QWidget | None, manager: Any, state: TrackerState, settings: Settings,
+                 memory: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ModelDialog")
         self.setWindowTitle("Models")
@@ -103,6 +109,18 @@ class ModelDialog(QDialog):
             if dev == settings.device:
                 self.device.setCurrentIndex(self.device.count() - 1)
         form.addRow("Device:", self.device)
+        self.memory = QComboBox()
+        self.memory.setObjectName("MemoryCombo")
+        for label, policy in MEMORY_CHOICES:
+            self.memory.addItem(label, policy)
+            if policy == memory:
+                self.memory.setCurrentIndex(self.memory.count() - 1)
+        self.memory.setEnabled(memory is not None)
+        self.memory.setToolTip(
+            ("<b>Tracking memory of this project</b> (also Track › Memory)<br>" + MEMORY_TIP)
+            if memory is not None else "The tracking memory is chosen per project: open one first.")
+        self.memory.currentIndexChanged.connect(lambda _i: self.memoryChosen.emit(self.memory.currentData()))
+        form.addRow("Memory:", self.memory)
         self.folder = QLabel(f"<span style='color:#9aa0a8'>{html.escape(str(getattr(manager, 'root', '')))}</span>")
         self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Models folder:", self.folder)
