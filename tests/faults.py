@@ -258,6 +258,8 @@ def track_with_faults(clip: GroundTruthClip, faults: list[Fault], seed: int | No
     with doc.edit_group("Track forward"):
         for r in session.propagate(start=0, direction="forward"):
             record_result(doc, r.frame, {o: r.masks[o] for o in r.computed}, r.quality, "Track")
+    rules = rules or SuspectRules()
+    doc.set_review_threshold(rules.threshold)  # the document's threshold is the one that counts
     review = Review(doc, rules)
     flagged = {s.frame for s in review.track(obj).suspects}
     review.close()

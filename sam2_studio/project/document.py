@@ -487,35 +487,16 @@ class Document:
         self.events.prompts.emit(PromptsEvent(object_id, frame))
 
     def _put_masks(self, masks: Mapping[MaskKey, EncodedMask | None]) -> None:
-        touched: dict[int, list[int]] = {}
-        for (object_id, frame), mask in masks.items():
-            frames = self._masks.setdefault(object_id, {})
-            if mask is None:
-                frames.pop(frame, None)
-                if not frames:
-                    del self._masks[object_id]
-            else:
-                frames[frame] = mask
-            touched.setdefault(object_id, []).append(frame)
+        touched = _store(self._masks, masks)
         self._changed()
         for object_id, changed in touched.items():
-            self.events.masks.emit(MasksEvent(object_id, tuple(sorted(changed))))
+            self.events.masks.emit(MasksEvent(object_id, changed))
 
     def _put_review(self, store: str, values: Mapping[MaskKey, Any]) -> None:
-        table = self._evidence if store == "evidence" else self._checks
-        touched: dict[int, list[int]] = {}
-        for (object_id, frame), value in values.items():
-            frames = table.setdefault(object_id, {})
-            if value is None:
-                frames.pop(frame, None)
-                if not frames:
-                    del table[object_id]
-            else:
-                frames[frame] = value
-            touched.setdefault(object_id, []).append(frame)
+        touched = _store(self._evidence if store == "evidence" else self._checks, values)
         self._changed()
         for object_id, changed in touched.items():
-            self.events.review.emit(ReviewEvent(object_id, tuple(sorted(changed))))
+            self.events.review.emit(ReviewEvent(object_id, changed))
 
     def _put_setting(self, name: str, value: Any) -> None:
         if name == "video":
@@ -529,6 +510,22 @@ class Document:
         h = self.history
         self.events.history.emit(HistoryEvent(h.can_undo, h.can_redo, h.undo_label,
                                               h.redo_label, h.dirty))
+
+
+def _store(table: dict[int, dict[int, Any]], values: Mapping[MaskKey, Any]) -> dict[int, tuple[int, ...]]:
+    """Put per-(object, frame) values into ``table`` (``None`` deletes); the frames touched
+    per object, sorted."""
+    touched: dict[int, list[int]] = {}
+    for (object_id, frame), value in values.items():
+        frames = table.setdefault(object_id, {})
+        if value is None:
+            frames.pop(frame, None)
+            if not frames:
+                del table[object_id]
+        else:
+            frames[frame] = value
+        touched.setdefault(object_id, []).append(frame)
+    return {object_id: tuple(sorted(frames)) for object_id, frames in touched.items()}
 
 
 def _change_label(before: TrackedObject, changes: dict[str, Any]) -> str:

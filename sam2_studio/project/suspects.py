@@ -156,15 +156,16 @@ def model_confidence(series: TrackSeries, rules: SuspectRules) -> np.ndarray:
 
 def continuity(series: TrackSeries, i: int, j: int, rules: SuspectRules) -> tuple[float, Reason]:
     """How well present frames ``i`` and ``j`` (indices) follow each other: 1 alike, 0.5 at
-    a rule's limit, towards 0 beyond; tolerances grow with √(frames apart)."""
+    a rule's limit, towards 0 beyond. Frames further apart may differ more: the shift
+    tolerance grows with √(frames apart) (motion), the area tolerance by 10 % a frame (a
+    size changes slowly; a cut or a swallowed region does not become plausible with time)."""
     gap = max(1, int(series.frames[j] - series.frames[i]))
-    slack = math.sqrt(gap)
     a, b = series.area[i], series.area[j]
     ratio = abs(math.log(b / a))
-    s_area = 0.5 ** ((ratio / (math.log(rules.area_ratio) * slack)) ** 2)
+    s_area = 0.5 ** ((ratio / (math.log(rules.area_ratio) * (1 + 0.1 * (gap - 1)))) ** 2)
     size = math.sqrt((a + b) / 2)
     shift = math.hypot(series.cx[j] - series.cx[i], series.cy[j] - series.cy[i]) / size
-    s_jump = 0.5 ** ((shift / (rules.jump * slack)) ** 2)
+    s_jump = 0.5 ** ((shift / (rules.jump * math.sqrt(gap))) ** 2)
     return (s_area, Reason.AREA) if s_area <= s_jump else (s_jump, Reason.JUMP)
 
 
@@ -260,7 +261,9 @@ class _Judge:
             return
         if self._gap(ref, run) - 1 <= rules.max_fault_frames:
             back, _ = continuity(self.s, ref.end, run.start, rules)
-            if back >= rules.threshold:  # a short fault: the object is back as it was
+            # back as it was: within the rules' limits, whatever the threshold (a low
+            # threshold must not take a faulty frame for the object's return)
+            if back >= max(rules.threshold, 0.5):  # a short fault: the object is back as it was
                 self._faults()
                 self.geo[run.start] = max(self.geo[run.start], back)
                 self.ref = run

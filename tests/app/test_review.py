@@ -21,9 +21,9 @@ def square(x: int, y: int = 10, side: int = 10) -> np.ndarray:
     return m
 
 
-def tracked_doc(faults: dict[int, dict[int, np.ndarray]]) -> Document:
-    """Two objects tracked over every frame; ``faults``: object index -> frame -> mask."""
-    doc = Document(VideoInfo(Path("/clip.mp4"), W, H, N, Fraction(24), 1, "sha256:x"))
+def tracked_doc(faults: dict[int, dict[int, np.ndarray]], video: VideoInfo | None = None) -> Document:
+    """Two objects tracked over the first N frames; ``faults``: object index -> frame -> mask."""
+    doc = Document(video or VideoInfo(Path("/clip.mp4"), W, H, N, Fraction(24), 1, "sha256:x"))
     ids = [doc.add_object().id, doc.add_object().id]
     with doc.edit_group("Track"):
         for f in range(N):
@@ -69,3 +69,21 @@ def test_results_are_recorded_with_their_evidence_in_one_step():
         .object_score is None
     doc.undo()
     assert doc.evidence(a, 3) is None and doc.mask(a, 3) is None
+
+
+def test_info_names_the_memory_and_the_suspect_frames(tmp_path):
+    import json
+
+    from sam2_studio.project import save
+    from tests.app.test_cli import call
+    from tests.project.conftest import make_video_file, video_info
+
+    doc = tracked_doc({0: {7: np.zeros((H, W), bool)}}, video_info(make_video_file(tmp_path / "clip.mp4")))
+    doc.set_memory_policy("distractor_aware")
+    path = save(doc, tmp_path / "p.s2s")
+    code, out, _ = call(["info", str(path), "--json"])
+    info = json.loads(out)
+    assert code == 0 and info["memory"] == "distractor_aware"
+    assert [o["suspect_frames"] for o in info["objects"]] == [[7], []]
+    code, out, _ = call(["info", str(path)])
+    assert "memory distractor_aware" in out and "1 suspect frame: 7, 0 checked" in out and "0 suspect frames, 0 checked" in out
