@@ -12,8 +12,10 @@ rule's limit). A change splits the track into runs. A short run (``max_fault_fra
 after which the object comes back to where and how it was before is a fault: all its
 frames are flagged, the return is not (it is the object being right again). Any other
 change is flagged once, at its onset: the object really changed, or the tracker followed
-something else from there on; either way a person should look once. Prompted frames are
-the user's own and never flagged; frames a person marked checked are reported as such.
+something else from there on; either way a person should look once. Vanishing and
+unexplained reappearing score 0. A frame is suspect exactly when its confidence is below
+the threshold. Prompted frames are the user's own and never flagged; frames a person
+marked checked are reported as such.
 
 Model evidence, where there is any: the object-score logit's certainty (``tanh(|s| /
 score_scale)``, 0 when the head cannot decide between present and absent), the predicted
