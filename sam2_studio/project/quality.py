@@ -17,6 +17,7 @@ specified in docs/project-format.md).
 from __future__ import annotations
 
 import math
+import struct
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -82,36 +83,46 @@ def geometry_of(mask: np.ndarray) -> MaskGeometry:
 
 class GeometryCache:
     """Geometry by mask fingerprint, bounded (least recently used go first). Keyed by the
-    mask's content, not its place, so undo and redo find their masks' geometry again."""
+    mask's content, not its place, so undo and redo find their masks' geometry again.
+    Entries are packed (~200 bytes each with the index), so the default bound holds about
+    20 MB."""
 
-    def __init__(self, capacity: int = 200_000) -> None:
+    _PACK = struct.Struct("<Iffiiii")
+
+    def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[Fingerprint, MaskGeometry] = OrderedDict()
+        self._items: OrderedDict[int, bytes] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, mask: EncodedMask, geometry: MaskGeometry) -> None:
-        key = fingerprint(mask)
-        self._items[key] = geometry
+    @staticmethod
+    def _key(mask: EncodedMask) -> int:
+        area, length, crc = fingerprint(mask)
+        return (area << 64) | (length << 32) | crc
+
+    def _store(self, key: int, geometry: MaskGeometry) -> None:
+        self._items[key] = self._PACK.pack(geometry.area, geometry.cx, geometry.cy, *geometry.box)
         self._items.move_to_end(key)
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
+
+    def put(self, mask: EncodedMask, geometry: MaskGeometry) -> None:
+        self._store(self._key(mask), geometry)
 
     def get(self, mask: EncodedMask) -> MaskGeometry:
         """The mask's geometry, computed (decoding it) when not known."""
         if mask.area == 0:
             return EMPTY_GEOMETRY
-        key = fingerprint(mask)
-        found = self._items.get(key)
-        if found is None:
-            found = geometry_of(mask.decode())
-            self._items[key] = found
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(key)
-        return found
+        key = self._key(mask)
+        packed = self._items.get(key)
+        if packed is None:
+            geometry = geometry_of(mask.decode())
+            self._store(key, geometry)
+            return geometry
+        self._items.move_to_end(key)
+        area, cx, cy, *box = self._PACK.unpack(packed)
+        return MaskGeometry(area, cx, cy, tuple(box))  # type: ignore[arg-type]
 
 
 # == the stored table ========================================================================
