@@ -34,14 +34,21 @@ class ModelInfo:
     path: str | None = None
     image_size: int = 1024
     note: str | None = None  # what a stand-in that is not a real model is (tests, demos)
+    engine: str = ""  # on a CPU: "OpenVINO fp32", "torch fp32"
+    notice: str | None = None  # for the user: an engine fallback, a first-use conversion
+
+    @property
+    def where(self) -> str:
+        """Device and engine: 'CPU, 2 threads · OpenVINO fp32' (the engine names the precision)."""
+        return f"{self.device.split(' (')[0]} · {self.engine}" if self.engine else self.device
 
     @property
     def label(self) -> str:
         if self.note:
-            return f"{self.note} · {self.device}"
+            return f"{self.note} · {self.where}"
         if self.random_weights:
-            return f"RANDOM WEIGHTS ({self.variant} @ {self.image_size}px, developer mode) · {self.device}"
-        return f"{self.variant} · {self.device}"
+            return f"RANDOM WEIGHTS ({self.variant} @ {self.image_size}px, developer mode) · {self.where}"
+        return f"{self.variant} · {resolution_label(self.image_size)} · {self.where}"
 
 
 @dataclass
@@ -70,6 +77,22 @@ def _video_session(policy: str) -> Callable[[Any, FrameSource], TrackingSession]
     return make
 
 
+def resolution_label(image_size: int) -> str:
+    from sam2_studio.project.resolution import describe_size
+
+    return describe_size(image_size)
+
+
+def _engine(model: Any, cpu_engine: str, precision: str) -> tuple[str, str | None]:
+    """Put the model on its CPU engine; the engine's label and a notice (CPU only)."""
+    if model.device.type != "cpu":
+        return "", None
+    from sam2_studio.app.cpu_engine import prepare_cpu_engine
+
+    report = prepare_cpu_engine(model, cpu_engine, precision)
+    return report.label, report.notice
+
+
 def _device(preferred: str | None) -> Any:
     from sam2_studio.model import choose_device
 
@@ -85,6 +108,8 @@ class CheckpointFile:
     device: str | None = None  # None: the best present (CUDA, MPS, CPU)
     policy: str = DEFAULT_POLICY
     image_size: int = 1024  # the official input size; smaller is faster and coarser
+    cpu_engine: str = "auto"  # on a CPU: "auto" (OpenVINO where installed), "torch", "openvino"
+    precision: str = "fp32"  # the CPU engine's: "fp32", or "bf16" where the CPU has it natively
 
     @property
     def description(self) -> str:
@@ -96,7 +121,9 @@ class CheckpointFile:
         device = _device(self.device)
         model = load_checkpoint(self.path, self.variant, device, self.image_size)
         variant = self.variant or model.config.name
-        info = ModelInfo(variant, describe(device), False, str(self.path), model.image_size)
+        engine, notice = _engine(model, self.cpu_engine, self.precision)
+        info = ModelInfo(variant, describe(device), False, str(self.path), model.image_size,
+                         engine=engine, notice=notice)
         return LoadedModel(info, model, _video_session(self.policy))
 
 
@@ -114,6 +141,8 @@ class RandomWeights:
     seed: int = 0
     device: str | None = None
     policy: str = DEFAULT_POLICY
+    cpu_engine: str = "torch"  # developer mode stays on torch unless asked (conversions cost)
+    precision: str = "fp32"
 
     @property
     def description(self) -> str:
@@ -128,7 +157,9 @@ class RandomWeights:
         torch.manual_seed(self.seed)
         model = build_model(self.variant, self.image_size, device=device)
         _make_informative(model, self.seed)
-        info = ModelInfo(self.variant, describe(device), True, None, self.image_size)
+        engine, notice = _engine(model, self.cpu_engine, self.precision)
+        info = ModelInfo(self.variant, describe(device), True, None, self.image_size,
+                         engine=engine, notice=notice)
         return LoadedModel(info, model, _video_session(self.policy))
 
 

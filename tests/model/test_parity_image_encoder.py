@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.model.conftest import close, varies
+from tests.model.conftest import close, on_engine, varies
 from tests.reference import requires_reference
 
 pytestmark = [requires_reference, pytest.mark.reference, pytest.mark.slow]
@@ -21,13 +21,19 @@ VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_backbone_levels_and_high_res_features_match(pair_factory, variant):
+# The OpenVINO engine on one variant per Hiera shape that matters (one head, and two heads
+# with the 14x14 background embedding): each costs a conversion at 1024.
+CASES = [(v, "torch") for v in VARIANTS] + [("sam2.1_hiera_tiny", "openvino"), ("sam2_hiera_base_plus", "openvino")]
+
+
+@pytest.mark.parametrize(("variant", "engine"), CASES)
+def test_backbone_levels_and_high_res_features_match(pair_factory, openvino_cache, variant, engine):
     ref, ours = pair_factory(variant)
     torch.manual_seed(1)
     image = torch.randn(1, 3, 1024, 1024)
     with torch.inference_mode():
         expected = ref.forward_image(image)
+    with on_engine(ours, engine, openvino_cache, parts=("image_encoder",)), torch.inference_mode():
         got = ours.encode_image(image)
     fpn, pos = expected["backbone_fpn"], expected["vision_pos_enc"]
     assert got.embedding.shape == (1, 256, 64, 64)
@@ -38,8 +44,9 @@ def test_backbone_levels_and_high_res_features_match(pair_factory, variant):
     assert varies(got.embedding) and varies(got.high_res[0])
 
 
-def test_smaller_image_sizes_work(pair_factory):
+@pytest.mark.parametrize("engine", ["torch", "openvino"])
+def test_smaller_image_sizes_work(pair_factory, openvino_cache, engine):
     ref, ours = pair_factory("sam2.1_hiera_tiny", 512)
     image = torch.randn(1, 3, 512, 512)
-    with torch.inference_mode():
+    with on_engine(ours, engine, openvino_cache, parts=("image_encoder",)), torch.inference_mode():
         close(ref.forward_image(image)["backbone_fpn"][2], ours.encode_image(image).embedding)
