@@ -28,8 +28,18 @@ class Settings:
     show_outlines: bool = True
     brush_radius: float = 12.0
     autosave_interval_s: float = 30.0
+    cpu_engine: str = "auto"  # "auto" (OpenVINO where installed), "torch" or "openvino"
+    cpu_precision: str = "fp32"  # the CPU engine's precision; "bf16" on CPUs with native bf16
+    speed_figures: dict = field(default_factory=dict)  # machine key -> {resolution: s a frame}
+    offer_draft: bool = True  # offer Draft at the first tracking of a clip on a CPU
     window_geometry: str | None = None  # hex of Qt's saveGeometry()
     window_state: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cpu_engine not in ("auto", "torch", "openvino"):
+            self.cpu_engine = "auto"
+        if self.cpu_precision not in ("fp32", "bf16"):
+            self.cpu_precision = "fp32"
 
     def add_recent(self, path: str | Path) -> None:
         p = str(Path(path).absolute())

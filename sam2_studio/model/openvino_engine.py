@@ -227,6 +227,7 @@ class _Fallback:
     """Remembers why OpenVINO stopped serving a module, so the torch forward takes over for good."""
 
     failure: str | None = None
+    precision: str = "fp32"
 
     def _failed(self, exc: Exception) -> None:
         self.failure = f"{type(exc).__name__}: {exc}"
@@ -360,6 +361,9 @@ def install(model: Sam2Model, cache_dir: str | Path, precision: str = "fp32", th
         model.image_encoder = OpenVinoImageEncoder(model.image_encoder, compiled["image_encoder"], model.image_size)
     if "memory_attention" in compiled:
         model.memory_attention = OpenVinoMemoryAttention(model.memory_attention, compiled["memory_attention"], side * side)
+    for wrapped in (model.image_encoder, model.memory_attention):
+        if isinstance(wrapped, _Fallback):
+            wrapped.precision = precision
     notice = refused
     if converted:
         first = f"first use: converted for OpenVINO in {converted:.0f} s (kept for next time)"

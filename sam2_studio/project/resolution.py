@@ -47,6 +47,17 @@ def to_ranges(frames: Iterable[int]) -> Ranges:
     return tuple(out)
 
 
+def merge(ranges: Iterable[tuple[int, int]]) -> Ranges:
+    """Inclusive ranges, sorted and joined where they touch or overlap."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return tuple(out)
+
+
 def _frames(ranges: Ranges) -> set[int]:
     return {f for a, b in ranges for f in range(a, b + 1)}
 
@@ -94,7 +105,8 @@ class TrackedAt:
 
     def other_than(self, name: str) -> Ranges:
         """The frames tracked at another resolution than ``name``: stale at ``name``."""
-        return to_ranges(f for k, v in self.as_dict().items() if k != name for f in v)
+        others = [r for k, ranges in self.ranges if k != name for r in ranges]
+        return merge(others)
 
     def count(self, name: str | None = None) -> int:
         return sum(b - a + 1 for k, r in self.ranges if name is None or k == name for a, b in r)

@@ -22,6 +22,8 @@ from sam2_studio.app.progress import format_bytes
 from sam2_studio.app.settings import Settings
 from sam2_studio.app.tracking import TrackerState
 from sam2_studio.errors import StudioError
+from sam2_studio.project.resolution import RESOLUTIONS
+from sam2_studio.project.resolution import describe as describe_resolution
 from sam2_studio.ui import dialogs
 from sam2_studio.ui.qt_bridge import MainThreadRelay
 
@@ -32,6 +34,20 @@ INTRO = (
     "laptop; <i>large</i> is the most accurate and wants a GPU.</p>"
     "<p style='color:#9aa0a8'>Without a model you can still open videos, paint masks with the "
     "brush, apply effects and export.</p>")
+
+
+def cpu_engine_choices() -> list[tuple[str, str, str]]:
+    """(label, engine, precision) for the CPU engine menu; bf16 only where the CPU has it."""
+    from sam2_studio.model.openvino_engine import native_bf16, openvino_version
+
+    have = openvino_version() is not None
+    out = [("Automatic — " + ("OpenVINO fp32" if have else "torch (OpenVINO is not installed)"), "auto", "fp32"),
+           ("torch fp32", "torch", "fp32")]
+    if have:
+        out.append(("OpenVINO fp32", "openvino", "fp32"))
+        if native_bf16():
+            out.append(("OpenVINO bf16 (faster, ~1% different masks)", "openvino", "bf16"))
+    return out
 
 
 def available_devices() -> list[tuple[str, str | None]]:
@@ -55,8 +71,10 @@ def available_devices() -> list[tuple[str, str | None]]:
 
 class ModelDialog(QDialog):
     chosen = Signal(object, object, object)  # ModelSource, variant or None, device or None
+    resolutionChosen = Signal(str)  # the project's working resolution: "full", "balanced", "draft"
 
-    def __init__(self, parent: QWidget | None, manager: Any, state: TrackerState, settings: Settings) -> None:
+    def __init__(self, parent: QWidget | None, manager: Any, state: TrackerState, settings: Settings,
+                 resolution: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ModelDialog")
         self.setWindowTitle("Models")
@@ -103,6 +121,28 @@ class ModelDialog(QDialog):
             if dev == settings.device:
                 self.device.setCurrentIndex(self.device.count() - 1)
         form.addRow("Device:", self.device)
+        self.engine = QComboBox()
+        self.engine.setObjectName("CpuEngineCombo")
+        self.engine.setToolTip("What runs the model on a CPU. Automatic: OpenVINO where it is installed "
+                               "(faster, same results), else torch. The first use of a model and "
+                               "working resolution converts it for OpenVINO once (about a minute).")
+        for label, engine, precision in cpu_engine_choices():
+            self.engine.addItem(label, (engine, precision))
+            if (engine, precision) == (settings.cpu_engine, settings.cpu_precision):
+                self.engine.setCurrentIndex(self.engine.count() - 1)
+        form.addRow("CPU engine:", self.engine)
+        self.resolution = QComboBox()
+        self.resolution.setObjectName("ResolutionCombo")
+        self.resolution.setToolTip("The project's working resolution: the model's input size. Draft and "
+                                   "Balanced are faster and coarser (small objects may be lost); masks "
+                                   "always come out at the video's size. Also in Track › Working Resolution.")
+        for name in RESOLUTIONS:
+            self.resolution.addItem(describe_resolution(name), name)
+            if name == resolution:
+                self.resolution.setCurrentIndex(self.resolution.count() - 1)
+        self.resolution.setEnabled(resolution is not None)
+        self.resolution.activated.connect(lambda _i: self.resolutionChosen.emit(self.resolution.currentData()))
+        form.addRow("Working resolution:", self.resolution)
         self.folder = QLabel(f"<span style='color:#9aa0a8'>{html.escape(str(getattr(manager, 'root', '')))}</span>")
         self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Models folder:", self.folder)
@@ -209,6 +249,7 @@ class ModelDialog(QDialog):
         self._choose(CheckpointFile(path, variant, self._device()), variant)
 
     def _choose(self, source: ModelSource, variant: str | None) -> None:
+        self.settings.cpu_engine, self.settings.cpu_precision = self.engine.currentData()
         self.chosen.emit(source, variant, self._device())
         self.accept()
 
