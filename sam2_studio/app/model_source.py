@@ -103,6 +103,8 @@ def _device(preferred: str | None) -> Any:
 class CheckpointFile:
     """An official SAM 2 / 2.1 checkpoint on disk (see ``app.models.ModelManager``)."""
 
+    follows_resolution = True  # loaded at the project's working resolution (app.resolution)
+
     path: Path
     variant: str | None = None
     device: str | None = None  # None: the best present (CUDA, MPS, CPU)

@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sam2_studio.app.model_source import CheckpointFile, ModelInfo, ModelSource
-from sam2_studio.app.resolution import at_resolution, merge_ranges, resolution_of
+from sam2_studio.app.model_source import ModelInfo, ModelSource
+from sam2_studio.app.resolution import at_resolution, follows_resolution, merge_ranges, resolution_of
 from sam2_studio.app.worker import (CloseSession, CommandFailed, Event, FramePropagated, Idle,
                                     LoadModel, MeasureSpeed, ModelFailed, ModelLoaded, ModelWorker,
                                     OpenFrames, PromptAnswered, Propagate, PropagationEnded,
@@ -244,8 +244,8 @@ class Tracker:
         doc = self.doc
         assert doc is not None
         self.cancel()
-        if self._source is not None and isinstance(self._source, CheckpointFile):
-            self.load_model(self._source)  # the worker's new session has no tracked frames
+        if follows_resolution(self._source):
+            self.load_model(self._source)  # type: ignore[arg-type]  # a new session: nothing tracked
             # The prompts go now, ahead of any propagation the user asks for next.
             self.resync()
             self._resynced = True
@@ -256,6 +256,7 @@ class Tracker:
             text += (f" {frames} tracked frames of {len(stale)} object(s) were made at another "
                      "resolution: they are marked stale until you track again.")
         self.notices.emit(Notice("info", text))
+        self._notify()
 
     # -- propagation -------------------------------------------------------------------------
     def propagate(self, direction: str = "forward", start: int | None = None,
