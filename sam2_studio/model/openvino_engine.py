@@ -244,8 +244,9 @@ class OpenVinoImageEncoder(_Fallback, ImageEncoder):
 
     def __init__(self, encoder: ImageEncoder, compiled: _Compiled, image_size: int) -> None:
         torch.nn.Module.__init__(self)
-        self.trunk = encoder.trunk
+        self.trunk = encoder.trunk  # the same modules: the state dict keeps its names
         self.neck = encoder.neck
+        self.__dict__["_original"] = encoder  # not a submodule: for uninstall
         self._compiled = compiled
         self._size = image_size
 
@@ -268,6 +269,7 @@ class OpenVinoMemoryAttention(_Fallback, MemoryAttention):
         torch.nn.Module.__init__(self)
         self.layers = attention.layers
         self.norm = attention.norm
+        self.__dict__["_original"] = attention
         self._compiled = compiled
         self._grid = grid
         self._tables: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
@@ -294,24 +296,17 @@ class OpenVinoMemoryAttention(_Fallback, MemoryAttention):
         return super().forward(current, current_pos, memory, memory_pos, num_ptr_tokens)
 
 
+def _original(module: Any) -> Any:
+    """The torch module a wrapper stands in for (itself when it is no wrapper)."""
+    return module.__dict__.get("_original", module)
+
+
 def _torch_encoder(model: Sam2Model) -> ImageEncoder:
-    enc = model.image_encoder
-    if isinstance(enc, OpenVinoImageEncoder):
-        restored = ImageEncoder.__new__(ImageEncoder)
-        torch.nn.Module.__init__(restored)
-        restored.trunk, restored.neck = enc.trunk, enc.neck
-        return restored
-    return enc
+    return _original(model.image_encoder)
 
 
 def _torch_attention(model: Sam2Model) -> MemoryAttention:
-    att = model.memory_attention
-    if isinstance(att, OpenVinoMemoryAttention):
-        restored = MemoryAttention.__new__(MemoryAttention)
-        torch.nn.Module.__init__(restored)
-        restored.layers, restored.norm = att.layers, att.norm
-        return restored
-    return att
+    return _original(model.memory_attention)
 
 
 def uninstall(model: Sam2Model) -> Sam2Model:

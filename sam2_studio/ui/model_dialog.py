@@ -36,6 +36,17 @@ INTRO = (
     "brush, apply effects and export.</p>")
 
 
+def _combo(name: str, tip: str, items: list[tuple[str, Any]], current: Any) -> QComboBox:
+    box = QComboBox()
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    for label, data in items:
+        box.addItem(label, data)
+        if data == current:
+            box.setCurrentIndex(box.count() - 1)
+    return box
+
+
 def cpu_engine_choices() -> list[tuple[str, str, str]]:
     """(label, engine, precision) for the CPU engine menu; bf16 only where the CPU has it."""
     from sam2_studio.model.openvino_engine import native_bf16, openvino_version
@@ -113,33 +124,21 @@ class ModelDialog(QDialog):
         layout.addWidget(self.table, 1)
 
         form = QFormLayout()
-        self.device = QComboBox()
-        self.device.setObjectName("DeviceCombo")
-        self.device.setToolTip("Where the model runs. Automatic picks a GPU when there is one.")
-        for label, dev in available_devices():
-            self.device.addItem(label, dev)
-            if dev == settings.device:
-                self.device.setCurrentIndex(self.device.count() - 1)
+        self.device = _combo("DeviceCombo", "Where the model runs. Automatic picks a GPU when there is one.",
+                             [(label, dev) for label, dev in available_devices()], settings.device)
         form.addRow("Device:", self.device)
-        self.engine = QComboBox()
-        self.engine.setObjectName("CpuEngineCombo")
-        self.engine.setToolTip("What runs the model on a CPU. Automatic: OpenVINO where it is installed "
-                               "(faster, same results), else torch. The first use of a model and "
-                               "working resolution converts it for OpenVINO once (about a minute).")
-        for label, engine, precision in cpu_engine_choices():
-            self.engine.addItem(label, (engine, precision))
-            if (engine, precision) == (settings.cpu_engine, settings.cpu_precision):
-                self.engine.setCurrentIndex(self.engine.count() - 1)
+        self.engine = _combo(
+            "CpuEngineCombo", "What runs the model on a CPU. Automatic: OpenVINO where it is installed "
+            "(faster, same results), else torch. The first use of a model at a working resolution "
+            "converts it for OpenVINO once; later loads reuse it.",
+            [(label, (engine, precision)) for label, engine, precision in cpu_engine_choices()],
+            (settings.cpu_engine, settings.cpu_precision))
         form.addRow("CPU engine:", self.engine)
-        self.resolution = QComboBox()
-        self.resolution.setObjectName("ResolutionCombo")
-        self.resolution.setToolTip("The project's working resolution: the model's input size. Draft and "
-                                   "Balanced are faster and coarser (small objects may be lost); masks "
-                                   "always come out at the video's size. Also in Track › Working Resolution.")
-        for name in RESOLUTIONS:
-            self.resolution.addItem(describe_resolution(name), name)
-            if name == resolution:
-                self.resolution.setCurrentIndex(self.resolution.count() - 1)
+        self.resolution = _combo(
+            "ResolutionCombo", "The project's working resolution: the model's input size. Draft and "
+            "Balanced are faster and coarser (small objects may be lost); masks always come out at "
+            "the video's size. Also in Track › Working Resolution.",
+            [(describe_resolution(name), name) for name in RESOLUTIONS], resolution)
         self.resolution.setEnabled(resolution is not None)
         self.resolution.activated.connect(lambda _i: self.resolutionChosen.emit(self.resolution.currentData()))
         form.addRow("Working resolution:", self.resolution)
