@@ -3,7 +3,8 @@
 Same random weights, fp32, CPU, same preprocessed frames. The reference is configured as our
 engine behaves: corrections become conditioning frames (``add_all_frames_to_correct_as_cond``)
 and holes are filled (its CUDA-only connected components replaced by an OpenCV stand-in).
-Per-frame mask logits must agree within 1e-4 * (1 + max |ref|) and binary masks exactly.
+Per-frame mask logits must agree within 1e-4 * (1 + max |ref|), and binary masks exactly
+wherever the reference's logit is farther from 0 than that tolerance.
 
 The same script runs on both CPU engines: torch at 512, and OpenVINO (image encoder and
 memory attention converted) at 256, which keeps every step of the script (two objects, a
@@ -79,6 +80,7 @@ class Checker:
         self.session = session
         self.compared = 0
         self.max_rel = 0.0
+        self.flipped = 0  # pixels on the other side of 0 than the reference, all within tolerance
         self.foreground = []
 
     def frame(self, frame: int, obj_ids: list[int], ref_logits: torch.Tensor, ours) -> None:  # noqa: ANN001
@@ -91,7 +93,13 @@ class Checker:
             tol = 1e-4 * (1 + expected.abs().max().item())
             assert diff <= tol, f"frame {frame} object {obj}: logits differ by {diff:.3g} > {tol:.3g}"
             self.max_rel = max(self.max_rel, diff / (1 + expected.abs().max().item()))
-            np.testing.assert_array_equal((expected[0, 0] > 0).numpy(), ours.masks[obj], err_msg=f"frame {frame} object {obj}")
+            # Binary masks agree wherever the logit tolerance cannot reach zero: a pixel whose
+            # reference logit lies within it of 0 may fall either side (OpenVINO's fp32 sums
+            # in another order than torch's and flipped one such pixel in 100k).
+            ref_mask = (expected[0, 0] > 0).numpy()
+            decided = (expected[0, 0].abs() > tol).numpy()
+            np.testing.assert_array_equal(ref_mask[decided], ours.masks[obj][decided], err_msg=f"frame {frame} object {obj}")
+            self.flipped += int((ref_mask != ours.masks[obj]).sum())
             self.foreground.append(ours.masks[obj].mean())
             self.compared += 1
 
@@ -140,4 +148,4 @@ def test_scripted_session_matches_the_reference(harness):
     # Not trivial: the objects are present and masks differ from frame to frame.
     assert (fg > 0.001).mean() > 0.8 and (fg < 0.999).all() and fg.std() > 1e-3
     print(f"{openvino_engine.engine_of(session.model)}: compared {check.compared} object-frames, "
-          f"max relative logit difference {check.max_rel:.2e}")
+          f"max relative logit difference {check.max_rel:.2e}, {check.flipped} pixels flipped at |logit| <= tolerance")
