@@ -21,9 +21,10 @@ VARIANTS = [
 ]
 
 
-# The OpenVINO engine on one variant per Hiera shape that matters (one head, and two heads
-# with the 14x14 background embedding): each costs a conversion at 1024.
-CASES = [(v, "torch") for v in VARIANTS] + [("sam2.1_hiera_tiny", "openvino"), ("sam2_hiera_base_plus", "openvino")]
+# The OpenVINO engine on tiny at 1024: each variant costs a conversion (tiny's ~15 s of CPU);
+# the graph is our own modules traced, the same code for every variant. Other sizes: the
+# video parity test runs OpenVINO at 256, tests/model/test_openvino_engine.py at 128.
+CASES = [(v, "torch") for v in VARIANTS] + [("sam2.1_hiera_tiny", "openvino")]
 
 
 @pytest.mark.parametrize(("variant", "engine"), CASES)
@@ -44,9 +45,8 @@ def test_backbone_levels_and_high_res_features_match(pair_factory, openvino_cach
     assert varies(got.embedding) and varies(got.high_res[0])
 
 
-@pytest.mark.parametrize("engine", ["torch", "openvino"])
-def test_smaller_image_sizes_work(pair_factory, openvino_cache, engine):
+def test_smaller_image_sizes_work(pair_factory):
     ref, ours = pair_factory("sam2.1_hiera_tiny", 512)
     image = torch.randn(1, 3, 512, 512)
-    with on_engine(ours, engine, openvino_cache, parts=("image_encoder",)), torch.inference_mode():
+    with torch.inference_mode():
         close(ref.forward_image(image)["backbone_fpn"][2], ours.encode_image(image).embedding)
