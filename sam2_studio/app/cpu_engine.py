@@ -14,7 +14,6 @@ from typing import Any
 from sam2_studio.app.paths import data_dir
 
 CPU_ENGINES = ("auto", "torch", "openvino")
-CPU_PRECISIONS = ("fp32", "bf16")
 
 
 def engine_cache_dir() -> Path:
@@ -31,7 +30,4 @@ def prepare_cpu_engine(model: Any, requested: str = "auto", precision: str = "fp
     if engine == "openvino":  # on failure the report is torch's, its notice says why
         return ove.install(model, cache_dir or engine_cache_dir(), precision)
     ove.uninstall(model)
-    if precision != "fp32" and model.device.type == "cpu":
-        extra = "bf16 needs the OpenVINO engine: torch runs the CPU in fp32"
-        note = f"{note}; {extra}" if note else extra
-    return ove.EngineReport("torch", "fp32", notice=note)
+    return ove.EngineReport("torch", precision, notice=note)

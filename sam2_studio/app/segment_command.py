@@ -92,6 +92,12 @@ class SegmentCommand:
                        help="memory of past frames: SAM 2's (default), or the distractor-aware "
                             "memory of SAM2.1++ (better where similar objects cross)")
         m.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best present)")
+        m.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
+                       help="compute precision (default: bf16 on CUDA, fp16 on Apple GPUs, fp32 on "
+                            "the CPU); a device that lacks it falls back, with a notice")
+        m.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                       help="torch.compile the image encoder and memory attention (default: on "
+                            "CUDA with Triton; compiling takes a minute, then tracking is faster)")
 
     # -- checks ------------------------------------------------------------------------------
     @staticmethod
@@ -123,26 +129,27 @@ class SegmentCommand:
         from sam2_studio.app.model_source import CheckpointFile, RandomWeights, default_source
         from sam2_studio.app.models import ModelError
 
+        how = {"precision": args.precision, "compile": args.compile}
         preset = RESOLUTIONS[args.resolution] if args.resolution else None
         if args.random_weights:
             return RandomWeights(variant=args.model or "sam2.1_hiera_tiny",
                                  image_size=preset or args.image_size or DEFAULT_RANDOM_SIZE,
                                  device=args.device, policy=args.memory,
-                                 cpu_engine=args.cpu_engine or "torch")
+                                 cpu_engine=args.cpu_engine or "torch", **how)
         size = preset or args.image_size or 1024
         engine = args.cpu_engine or "auto"
         if args.checkpoint is not None:
             return CheckpointFile(args.checkpoint.expanduser().absolute(), None, args.device,
-                                  args.memory, size, cpu_engine=engine)
+                                  args.memory, size, cpu_engine=engine, **how)
         manager = ctx.model_manager()
         if args.model:
             return CheckpointFile(manager.path_for(args.model), args.model, args.device,
-                                  args.memory, size, cpu_engine=engine)
+                                  args.memory, size, cpu_engine=engine, **how)
         source = default_source(None, manager, args.device)  # honours the developer switch
         if source is None:
             raise ModelError("no model is installed: run `sam2-studio models download "
                              "sam2.1_hiera_tiny`, or give --checkpoint PATH")
-        changes: dict[str, Any] = {"policy": args.memory}
+        changes: dict[str, Any] = {"policy": args.memory, **how}
         if preset or args.image_size:
             changes["image_size"] = preset or args.image_size
         if args.cpu_engine:
@@ -194,6 +201,8 @@ class SegmentCommand:
         ctx.stderr.write(f"model: {loaded.info.label}\n")
         if loaded.info.notice:
             ctx.stderr.write(f"CPU engine: {loaded.info.notice}\n")
+        if loaded.info.precision_notice:
+            ctx.stderr.write(f"note: {loaded.info.precision_notice}\n")
         return loaded
 
     def _segment(self, args: argparse.Namespace, ctx: CliContext, doc: Document,

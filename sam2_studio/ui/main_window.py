@@ -362,7 +362,8 @@ class MainWindow(QMainWindow):
 
     def load_default_model(self, variant: str | None = None) -> None:
         try:
-            source = default_source(variant or self.settings.model_variant, self.model_manager(), self.settings.device)
+            source = default_source(variant or self.settings.model_variant, self.model_manager(), self.settings.device,
+                                    self.settings.precision, self.settings.compile)
         except Exception as exc:  # noqa: BLE001 - a broken registry must not stop the editor
             log.exception("no default model")
             self._message(f"The model list could not be read: {exc}")
@@ -372,8 +373,7 @@ class MainWindow(QMainWindow):
 
     def load_model(self, source: ModelSource) -> None:
         if isinstance(source, CheckpointFile):  # the CPU engine the user chose (Models…)
-            source = dataclasses.replace(source, cpu_engine=self.settings.cpu_engine,
-                                         precision=self.settings.cpu_precision)
+            source = dataclasses.replace(source, cpu_engine=self.settings.cpu_engine)
         self.tracker.load_model(source)
 
     def model_dialog(self) -> None:
@@ -389,6 +389,8 @@ class MainWindow(QMainWindow):
     def _model_chosen(self, source: ModelSource, variant: str | None, device: str | None) -> None:
         self.settings.model_variant = variant
         self.settings.device = device
+        self.settings.precision = getattr(source, "precision", None)
+        self.settings.compile = getattr(source, "compile", None)
         self.load_model(source)
 
     # == editing =================================================================================

@@ -47,18 +47,19 @@ def _combo(name: str, tip: str, items: list[tuple[str, Any]], current: Any) -> Q
     return box
 
 
-def cpu_engine_choices() -> list[tuple[str, str, str]]:
-    """(label, engine, precision) for the CPU engine menu; bf16 only where the CPU has it."""
-    from sam2_studio.model.openvino_engine import native_bf16, openvino_version
+def cpu_engine_choices() -> list[tuple[str, str]]:
+    """(label, engine) for the CPU engine menu (the precision is the Precision menu's)."""
+    from sam2_studio.model.openvino_engine import openvino_version
 
     have = openvino_version() is not None
-    out = [("Automatic — " + ("OpenVINO fp32" if have else "torch (OpenVINO is not installed)"), "auto", "fp32"),
-           ("torch fp32", "torch", "fp32")]
+    out = [("Automatic — " + ("OpenVINO" if have else "torch (OpenVINO is not installed)"), "auto"), ("torch", "torch")]
     if have:
-        out.append(("OpenVINO fp32", "openvino", "fp32"))
-        if native_bf16():
-            out.append(("OpenVINO bf16 (faster, ~1% different masks)", "openvino", "bf16"))
+        out.append(("OpenVINO", "openvino"))
     return out
+PRECISION_CHOICES: list[tuple[str, str | None]] = [
+    ("Automatic", None), ("fp32 (exact)", "fp32"), ("bf16 (NVIDIA GPUs, recent CPUs)", "bf16"),
+    ("fp16 (Apple GPUs)", "fp16")]
+COMPILE_CHOICES: list[tuple[str, bool | None]] = [("Automatic", None), ("On", True), ("Off", False)]
 
 
 def available_devices() -> list[tuple[str, str | None]]:
@@ -131,8 +132,7 @@ class ModelDialog(QDialog):
             "CpuEngineCombo", "What runs the model on a CPU. Automatic: OpenVINO where it is installed "
             "(faster, same results), else torch. The first use of a model at a working resolution "
             "converts it for OpenVINO once; later loads reuse it.",
-            [(label, (engine, precision)) for label, engine, precision in cpu_engine_choices()],
-            (settings.cpu_engine, settings.cpu_precision))
+            cpu_engine_choices(), settings.cpu_engine)
         form.addRow("CPU engine:", self.engine)
         self.resolution = _combo(
             "ResolutionCombo", "The project's working resolution: the model's input size. Draft and "
@@ -142,6 +142,16 @@ class ModelDialog(QDialog):
         self.resolution.setEnabled(resolution is not None)
         self.resolution.activated.connect(lambda _i: self.resolutionChosen.emit(self.resolution.currentData()))
         form.addRow("Working resolution:", self.resolution)
+        self.precision = _combo(
+            "PrecisionCombo", "Arithmetic precision. Automatic: bf16 on NVIDIA GPUs (as the official "
+            "model), fp16 on Apple GPUs, fp32 on the CPU. A device that lacks the choice falls back "
+            "and says so in the status bar.", PRECISION_CHOICES, settings.precision)
+        form.addRow("Precision:", self.precision)
+        self.compile = _combo(
+            "CompileCombo", "torch.compile the image encoder and memory attention: tracking runs faster "
+            "after about a minute of compiling when the model loads. Automatic: on for NVIDIA GPUs, "
+            "off elsewhere.", COMPILE_CHOICES, settings.compile)
+        form.addRow("Compile:", self.compile)
         self.folder = QLabel(f"<span style='color:#9aa0a8'>{html.escape(str(getattr(manager, 'root', '')))}</span>")
         self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Models folder:", self.folder)
@@ -240,15 +250,19 @@ class ModelDialog(QDialog):
     def _device(self) -> str | None:
         return self.device.currentData()
 
+    def _checkpoint(self, path: Path, variant: str | None) -> CheckpointFile:
+        return CheckpointFile(path, variant, self._device(), precision=self.precision.currentData(),
+                              compile=self.compile.currentData())
+
     def use_selected(self) -> None:
         variant = self.selected_variant()
         path = self._installed(variant)
         if path is None:
             return
-        self._choose(CheckpointFile(path, variant, self._device()), variant)
+        self._choose(self._checkpoint(path, variant), variant)
 
     def _choose(self, source: ModelSource, variant: str | None) -> None:
-        self.settings.cpu_engine, self.settings.cpu_precision = self.engine.currentData()
+        self.settings.cpu_engine = self.engine.currentData()
         self.chosen.emit(source, variant, self._device())
         self.accept()
 
@@ -268,7 +282,7 @@ class ModelDialog(QDialog):
         finally:
             self.unsetCursor()
         self.refresh()
-        self._choose(CheckpointFile(model.path, model.variant, self._device()), model.variant)
+        self._choose(self._checkpoint(model.path, model.variant), model.variant)
         return True
 
     # -- downloading -------------------------------------------------------------------------------

@@ -18,16 +18,16 @@ from sam2_studio.model import openvino_engine as ove
 
 def test_settings_keep_the_engine_and_refuse_nonsense(tmp_path):
     s = load_settings(tmp_path)
-    assert (s.cpu_engine, s.cpu_precision, s.offer_draft) == ("auto", "fp32", True)
-    s.cpu_engine, s.cpu_precision = "torch", "bf16"
+    assert (s.cpu_engine, s.offer_draft) == ("auto", True)
+    s.cpu_engine = "torch"
     s.speed_figures["cpu"] = {"full": 2.0, "draft": 0.3}
     save_settings(s, tmp_path)
     back = load_settings(tmp_path)
-    assert (back.cpu_engine, back.cpu_precision, back.speed_figures) == ("torch", "bf16", {"cpu": {"full": 2.0, "draft": 0.3}})
+    assert (back.cpu_engine, back.speed_figures) == ("torch", {"cpu": {"full": 2.0, "draft": 0.3}})
     raw = json.loads((tmp_path / "settings.json").read_text())
-    raw.update(cpu_engine="quantum", cpu_precision="int2")
+    raw.update(cpu_engine="quantum")
     (tmp_path / "settings.json").write_text(json.dumps(raw))
-    assert (load_settings(tmp_path).cpu_engine, load_settings(tmp_path).cpu_precision) == ("auto", "fp32")
+    assert load_settings(tmp_path).cpu_engine == "auto"
 
 
 def test_forced_openvino_without_openvino_runs_torch_and_says_so(monkeypatch, tmp_path):
@@ -38,10 +38,10 @@ def test_forced_openvino_without_openvino_runs_torch_and_says_so(monkeypatch, tm
     assert prepare_cpu_engine(model, "auto", "fp32", tmp_path).label == "torch fp32"
 
 
-def test_torch_engine_runs_bf16_requests_in_fp32_and_says_so(tmp_path):
+def test_the_torch_engine_keeps_the_precision_policys_choice(tmp_path):
     model = build_model("sam2.1_hiera_tiny", 64, device="cpu")
     report = prepare_cpu_engine(model, "torch", "bf16", tmp_path)
-    assert report.label == "torch fp32" and "bf16 needs the OpenVINO engine" in report.notice
+    assert report.label == "torch bf16" and report.notice is None
 
 
 def test_the_status_line_names_model_resolution_device_and_engine():
