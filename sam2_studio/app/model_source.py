@@ -42,9 +42,9 @@ class ModelInfo:
 
     @property
     def where(self) -> str:
-        """Device and engine: 'CPU, 2 threads · OpenVINO fp32' (the engine names the precision)."""
+        """Device, precision and engine: 'CPU, 2 threads (fp32) · OpenVINO'."""
         device = f"{self.device}, compiled" if self.compiled else self.device
-        return f"{device.split(' (')[0]} · {self.engine}" if self.engine else device
+        return f"{device} · {self.engine.split()[0]}" if self.engine else device
 
     @property
     def label(self) -> str:

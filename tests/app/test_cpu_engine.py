@@ -45,12 +45,12 @@ def test_the_torch_engine_keeps_the_precision_policys_choice(tmp_path):
 
 
 def test_the_status_line_names_model_resolution_device_and_engine():
-    info = ModelInfo("sam2.1_hiera_tiny", "CPU, 2 threads (fp32)", image_size=512, engine="OpenVINO bf16")
-    assert info.label == "sam2.1_hiera_tiny · Draft 512 · CPU, 2 threads · OpenVINO bf16"
+    info = ModelInfo("sam2.1_hiera_tiny", "CPU, 2 threads (bf16)", image_size=512, engine="OpenVINO bf16")
+    assert info.label == "sam2.1_hiera_tiny · Draft 512 · CPU, 2 threads (bf16) · OpenVINO"
     gpu = ModelInfo("sam2.1_hiera_tiny", "CUDA: H100 (bf16)", image_size=1024)
     assert gpu.label == "sam2.1_hiera_tiny · Full 1024 · CUDA: H100 (bf16)"
     loaded = RandomWeights(image_size=64).load()
-    assert loaded.info.engine == "torch fp32" and "@ 64px" in loaded.info.label
+    assert loaded.info.engine == "torch fp32" and "@ 64px" in loaded.info.label and loaded.info.label.endswith("· torch")
 
 
 def test_speed_figures_are_measured_with_the_models_weights(monkeypatch):

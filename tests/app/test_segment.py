@@ -193,7 +193,7 @@ def test_random_weights_checkpoint_written_by_the_test_end_to_end(tmp_path, car)
     assert "RANDOM" not in r.err and "tracked 1 object(s) on 3 of 3 frames" in r.out
     # on a CPU with OpenVINO installed the engine is OpenVINO, its first use converted and said so
     if importlib.util.find_spec("openvino"):
-        assert "· OpenVINO fp32" in r.err and "first use: converted for OpenVINO in" in r.err, r.err
+        assert "(fp32) · OpenVINO" in r.err and "first use: converted for OpenVINO in" in r.err, r.err
     doc = load(tmp_path / "short.s2s")
     assert doc.model_variant == "sam2.1_hiera_tiny" and doc.mask_frames(1) == [0, 1, 2]
     assert doc.working_resolution == "full"  # 256 is no preset: the project keeps its default
@@ -218,7 +218,7 @@ def test_resolution_and_cpu_engine_options(tmp_path, car):
     r = cli(["segment", video, "--prompts", prompts, "--random-weights", "--resolution", "draft",
              "--cpu-engine", "torch", "--device", "cpu", "--out", tmp_path / "one.s2s"])
     assert r.code == 0, r.err
-    assert "@ 512px" in r.err and "· torch fp32" in r.err
+    assert "@ 512px" in r.err and "(fp32) · torch" in r.err
     doc = load(tmp_path / "one.s2s")
     assert doc.working_resolution == "draft" and doc.object(1).tracked_at.as_dict() == {"draft": {1}}
 

@@ -68,7 +68,7 @@ def test_first_tracking_on_a_cpu_offers_draft_and_tracks_there(qtbot, window, ca
     w.load_model(source)
     wait_model(qtbot, w)
     wait_shown(qtbot, w, 0)
-    assert "Full 1024" in w.status.model.text() and "OpenVINO fp32" in w.status.model.text()
+    assert "Full 1024" in w.status.model.text() and "(fp32) · OpenVINO" in w.status.model.text()
     w.settings.speed_figures[machine_key("sam2.1_hiera_tiny", "OpenVINO fp32")] = {"full": 2.4, "draft": 0.31}
     obj = _click_car(qtbot, w, car_gt)
     key(qtbot, w, Qt.Key.Key_T)
