@@ -25,7 +25,9 @@ from sam2_studio.app.export_command import (add_matte_options, check_matte_optio
                                             check_output_file, prepare_folder, write_mattes)
 from sam2_studio.app.interrupt import StopRequest
 from sam2_studio.app.prompts_file import Prompts, PromptsError, PromptSpec, read_prompts
+from sam2_studio.app.resolution import resolution_of
 from sam2_studio.errors import StudioError
+from sam2_studio.project.resolution import DEFAULT_RESOLUTION, RESOLUTIONS, TrackedAt
 
 if TYPE_CHECKING:
     from sam2_studio.app.cli import CliContext
@@ -79,6 +81,13 @@ class SegmentCommand:
         m.add_argument("--image-size", type=int, metavar="N",
                        help="the model's input size, a multiple of 32 (default 1024, 256 with "
                             "--random-weights); smaller is faster and coarser")
+        m.add_argument("--resolution", choices=tuple(RESOLUTIONS),
+                       help="the working resolution, stored in the project: full (1024, the "
+                            "default), balanced (768) or draft (512: fastest, coarser masks, small "
+                            "objects may be lost); masks always come out at the video's size")
+        m.add_argument("--cpu-engine", choices=("auto", "torch", "openvino"),
+                       help="what runs the model on a CPU: auto (default: OpenVINO where installed, "
+                            "torch with --random-weights), torch or openvino")
         m.add_argument("--memory", choices=("sam2", "distractor_aware"), default="sam2",
                        help="memory of past frames: SAM 2's (default), or the distractor-aware "
                             "memory of SAM2.1++ (better where similar objects cross)")
@@ -103,6 +112,9 @@ class SegmentCommand:
             raise UsageError("--checkpoint goes alone: it says which model it is"
                              if args.model else "--random-weights and --checkpoint exclude "
                              "each other")
+        if args.image_size is not None and args.resolution is not None:
+            raise UsageError("--resolution and --image-size exclude each other: --resolution "
+                             "names an input size")
         if args.image_size is not None and (args.image_size % 32 or not 64 <= args.image_size <= 4096):
             raise UsageError(f"--image-size is a multiple of 32 from 64 to 4096, got {args.image_size}")
         if args.random_weights and args.model:
@@ -118,25 +130,30 @@ class SegmentCommand:
         from sam2_studio.app.models import ModelError
 
         how = {"precision": args.precision, "compile": args.compile}
+        preset = RESOLUTIONS[args.resolution] if args.resolution else None
         if args.random_weights:
             return RandomWeights(variant=args.model or "sam2.1_hiera_tiny",
-                                 image_size=args.image_size or DEFAULT_RANDOM_SIZE,
-                                 device=args.device, policy=args.memory, **how)
-        size = args.image_size or 1024
+                                 image_size=preset or args.image_size or DEFAULT_RANDOM_SIZE,
+                                 device=args.device, policy=args.memory,
+                                 cpu_engine=args.cpu_engine or "torch", **how)
+        size = preset or args.image_size or 1024
+        engine = args.cpu_engine or "auto"
         if args.checkpoint is not None:
             return CheckpointFile(args.checkpoint.expanduser().absolute(), None, args.device,
-                                  args.memory, size, **how)
+                                  args.memory, size, cpu_engine=engine, **how)
         manager = ctx.model_manager()
         if args.model:
             return CheckpointFile(manager.path_for(args.model), args.model, args.device,
-                                  args.memory, size, **how)
+                                  args.memory, size, cpu_engine=engine, **how)
         source = default_source(None, manager, args.device)  # honours the developer switch
         if source is None:
             raise ModelError("no model is installed: run `sam2-studio models download "
                              "sam2.1_hiera_tiny`, or give --checkpoint PATH")
         changes: dict[str, Any] = {"policy": args.memory, **how}
-        if args.image_size:
-            changes["image_size"] = args.image_size
+        if preset or args.image_size:
+            changes["image_size"] = preset or args.image_size
+        if args.cpu_engine:
+            changes["cpu_engine"] = args.cpu_engine
         return dataclasses.replace(source, **changes)  # type: ignore[type-var]
 
     # -- running -----------------------------------------------------------------------------
@@ -182,6 +199,8 @@ class SegmentCommand:
             note = loaded.info.note  # a stand-in says what it is
             ctx.stderr.write((f"WARNING: {note}" if note else RANDOM_WARNING) + "\n")
         ctx.stderr.write(f"model: {loaded.info.label}\n")
+        if loaded.info.notice:
+            ctx.stderr.write(f"CPU engine: {loaded.info.notice}\n")
         if loaded.info.precision_notice:
             ctx.stderr.write(f"note: {loaded.info.precision_notice}\n")
         return loaded
@@ -192,7 +211,7 @@ class SegmentCommand:
 
         session = loaded.new_session(frames)
         with StopRequest() as stop:
-            run = self._track(doc, session, prompts, loaded, ctx, stop)
+            run = self._track(doc, session, prompts, loaded, ctx, stop, args.resolution)
             n = doc.video.frame_count
             interrupted = stop.requested
             complete = not interrupted and run.failure is None
@@ -230,7 +249,7 @@ class SegmentCommand:
         return EXIT_OK
 
     def _track(self, doc: Document, session: Any, prompts: Prompts, loaded: LoadedModel,
-               ctx: CliContext, stop: StopRequest) -> _Run:
+               ctx: CliContext, stop: StopRequest, requested: str | None = None) -> _Run:
         """Prompt and propagate, writing into ``doc`` as one undo step."""
         run = _Run()
         n = doc.video.frame_count
@@ -240,6 +259,8 @@ class SegmentCommand:
                 doc.add_object(o.name, o.color, object_id=o.id)
             if not loaded.info.random_weights:
                 doc.set_model_variant(loaded.info.variant)
+            resolution = resolution_of(loaded.info.image_size, requested or DEFAULT_RESOLUTION)
+            doc.set_working_resolution(resolution)
             for p in prompts.prompts:
                 result = _prompt(session, p, prompts.path)
                 _prompt_into(doc, p)
@@ -259,6 +280,9 @@ class SegmentCommand:
                 except Exception as exc:  # noqa: BLE001 - kept, reported after saving
                     run.failure = exc
             run.seconds = time.monotonic() - t0
+            for o in prompts.objects:
+                own = {p.frame for p in prompts.prompts if p.object_id == o.id}
+                doc.update_object(o.id, tracked_at=TrackedAt().with_frames(resolution, run.frames_done - own))
         return run
 
 
