@@ -81,7 +81,8 @@ def check_output_file(path: Path, option: str) -> None:
         raise UsageError(f"{option} {path}: the folder {folder} does not exist")
 
 
-def object_ids(doc: Document, wanted: list[str] | None) -> tuple[int, ...]:
+def object_ids(doc: Document, wanted: list[str] | None,
+               option: str = "--objects") -> tuple[int, ...]:
     """``--objects`` as ids (given as ids or names); default: every visible object."""
     if not wanted:
         ids = tuple(o.id for o in doc.objects if o.visible)
@@ -99,7 +100,7 @@ def object_ids(doc: Document, wanted: list[str] | None) -> tuple[int, ...]:
             out.append(int(w))
         else:
             names = ", ".join(f"{o.id} {o.name!r}" for o in doc.objects) or "none"
-            raise UsageError(f"--objects: the project has no object {w!r} (objects: {names})")
+            raise UsageError(f"{option}: the project has no object {w!r} (objects: {names})")
     return tuple(dict.fromkeys(out))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,13 @@ FORMAT_VERSION = 1
 _TOP_KEYS = {"version", "objects", "prompts"}
 _OBJECT_KEYS = {"id", "name", "color"}
 _PROMPT_KEYS = {"frame", "object", "points", "labels", "box", "mask"}
+
+
+def unknown_key(key: str, allowed: Sequence[str], what: str = "key") -> str:
+    """"unknown key 'point' (did you mean 'points'?)": for every file format we read."""
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (expected: {', '.join(allowed)})"
+    return f"unknown {what} {key!r}{hint}"
 
 
 class PromptsError(InputError):
@@ -175,10 +183,7 @@ class _Reader:
     def keys(self, d: dict[str, Any], allowed: set[str], where: str) -> None:
         for key in d:
             if key not in allowed:
-                close = difflib.get_close_matches(key, sorted(allowed), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else \
-                    f" (expected: {', '.join(sorted(allowed))})"
-                raise self.fail(where, f"unknown key {key!r}{hint}")
+                raise self.fail(where, unknown_key(key, sorted(allowed)))
 
     def require(self, d: dict[str, Any], key: str, where: str) -> Any:
         if key not in d or d[key] is None:
