@@ -40,6 +40,7 @@ class BatchError(StudioError):
 class Planned:
     shot: Shot
     fingerprint: str
+    reason: str = "not done yet"  # why it runs
 
 
 @dataclass
@@ -59,7 +60,7 @@ def make_plan(jobs: Jobs, model: str, force: bool = False) -> Plan:
             frames = _recorded_frames(jobs, shot)
             skipped.append(ShotResult(shot.name, SKIPPED, frames, note=why))
         else:
-            todo.append(Planned(shot, finger))
+            todo.append(Planned(shot, finger, why))
     return Plan(jobs, todo, skipped)
 
 

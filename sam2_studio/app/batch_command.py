@@ -91,7 +91,7 @@ class BatchCommand:
     def _report_check(plan: Plan, ctx: CliContext) -> int:
         from sam2_studio.app.shot_run import check_shot, words
 
-        planned = {p.shot.name for p in plan.todo}
+        planned = {p.shot.name: p.reason for p in plan.todo}
         problems = 0
         for shot in plan.jobs.shots:
             try:
@@ -101,7 +101,8 @@ class BatchCommand:
                 ctx.stdout.write(f"{shot.name}: PROBLEM: {words(exc)}\n")
                 continue
             skipped = next((r for r in plan.skipped if r.shot == shot.name), None)
-            verdict = "would run" if shot.name in planned else f"done, skipped ({skipped.note if skipped else ''})"
+            verdict = f"would run ({planned[shot.name]})" if shot.name in planned else \
+                f"skipped ({skipped.note if skipped else 'complete'})"
             ctx.stdout.write(f"{shot.name}: {what}: {verdict}\n")
         ctx.stdout.write(f"{len(plan.jobs.shots)} shots: {len(plan.todo)} would run, "
                          f"{len(plan.skipped)} done" + (f", {problems} with a problem"
@@ -118,6 +119,9 @@ class BatchCommand:
                                  stages=lambda shot: stages.get(shot, ("segment",)))
         for result in plan.skipped:
             reporter.skipped(result)
+        for p in plan.todo:
+            if p.reason not in ("not done yet", "forced"):
+                reporter.say(f"{p.shot.name}: runs again: {p.reason}")
         state = BatchState(plan, args.retries, reporter)
         t0 = time.monotonic()
         with StopRequest("stopping: the shots in hand stop after this frame and run again next "

@@ -33,7 +33,7 @@ from typing import Any
 
 from sam2_studio.app.exits import InputError, UsageError
 from sam2_studio.app.export_command import MATTE_FORMATS, video_codec_for
-from sam2_studio.app.prompts_file import unknown_key
+from sam2_studio.app.prompts_file import read_text, unknown_key
 from sam2_studio.app.shot_effects import EffectsSpec, read_effects
 
 FORMAT_VERSION = 1
@@ -106,16 +106,7 @@ class Jobs:
 def read_jobs(path: str | Path) -> Jobs:
     """Read and check a jobs file (``.json`` or ``.csv``) and every file it names."""
     path = Path(path).expanduser().absolute()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise JobsError("no such jobs file", path) from None
-    except IsADirectoryError:
-        raise JobsError("this is a folder, not a jobs file", path) from None
-    except UnicodeDecodeError:
-        raise JobsError("not a jobs file: it is not UTF-8 text", path) from None
-    except OSError as exc:
-        raise JobsError(f"the jobs file cannot be read ({exc.strerror or exc})", path) from None
+    text = read_text(path, "jobs file", JobsError)
     reader = _Reader(path)
     if path.suffix.lower() == ".csv":
         rows = reader.csv_rows(text)

@@ -89,20 +89,25 @@ class Prompts:
         return min(p.frame for p in self.prompts)
 
 
+def read_text(path: Path, what: str, error: type[InputError], hint: str = "") -> str:
+    """A text file the user named, or ``error`` saying in words why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error(f"no such {what}", path) from None
+    except IsADirectoryError:
+        raise error(f"this is a folder, not a {what}", path) from None
+    except UnicodeDecodeError:
+        raise error(f"not a {what}: it is not UTF-8 text{hint}", path) from None
+    except OSError as exc:
+        raise error(f"the {what} cannot be read ({exc.strerror or exc})", path) from None
+
+
 def read_prompts(path: str | Path, *, width: int, height: int, frame_count: int) -> Prompts:
     """Read and check a prompts file against a ``width`` × ``height`` video of
     ``frame_count`` frames; mask images are read here too (relative to the file's folder)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PromptsError("no such prompts file", path) from None
-    except IsADirectoryError:
-        raise PromptsError("this is a folder, not a prompts file", path) from None
-    except UnicodeDecodeError:
-        raise PromptsError("not a prompts file: it is not UTF-8 text (JSON expected)", path) from None
-    except OSError as exc:
-        raise PromptsError(f"the prompts file cannot be read ({exc.strerror or exc})", path) from None
+    text = read_text(path, "prompts file", PromptsError, " (JSON expected)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

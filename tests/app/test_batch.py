@@ -105,24 +105,30 @@ def test_a_rerun_skips_complete_shots_and_redoes_what_changed_or_broke(shots, ca
     (d / "out" / "sh010" / "car_matte.1005.png").unlink()  # a matte lost
     r = cli(["batch", shots], source)
     assert r.code == 0 and len(source.sessions) == 3
+    assert f"sh010: runs again: {d / 'out' / 'sh010' / 'car_matte.1005.png'} is missing" in r.err
     assert "sh010: started" in r.err and "sh020: skipped" in r.err
     assert (d / "out" / "sh010" / "car_matte.1005.png").is_file()
 
     with open(d / "out" / "sh010.mp4", "r+b") as f:  # a render cut short
         f.truncate(2000)
+    r = cli(["batch", shots, "--check"], source)
+    assert r.code == 0 and f"would run ({d / 'out' / 'sh010.mp4'} changed size (2000 bytes" in r.out
+    assert "sh020: 214×120, 10 frames, 1 object(s): skipped (complete)" in r.out
     prompts = (d / "p.json").read_text()
     (d / "p.json").write_text(prompts.replace('"car"', '"auto"'))
     r = cli(["batch", shots, "--check"], source)  # checks every shot, runs nothing
     assert r.code == 2 and len(source.sessions) == 3
     assert "sh010: PROBLEM: " + str(d / "p.json") + ": effects (inline): the shot has no " \
            "object 'car' (objects: 1 'auto')" in r.out
-    assert "sh020: 214×120, 10 frames, 1 object(s): would run" in r.out
+    assert "sh020: 214×120, 10 frames, 1 object(s): would run (its inputs, outputs or model " \
+           "changed since it was done)" in r.out
     assert r.out.endswith("2 shots: 2 would run, 0 done, 1 with a problem\n")
 
     write_prompts(d / "p.json", {"objects": [{"id": 1, "name": "car"}],
                                  "prompts": [{"frame": 5, "object": "car", "box": car.box(5)}]})
     r = cli(["batch", shots, "--check"], source)
     assert r.code == 0 and "2 shots: 2 would run, 0 done" in r.out
+    assert "sh010: 214×120, 10 frames, 1 object(s): would run (its inputs" in r.out
     r = cli(["batch", shots], source)
     assert r.code == 0 and len(source.sessions) == 5, r.err  # the prompts changed: both again
     assert source.sessions[-1].calls[0] == "box 1@5"
