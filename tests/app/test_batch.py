@@ -142,22 +142,27 @@ def test_a_failed_shot_is_retried_once_and_the_others_go_on(tmp_path, car):
     d = tmp_path
     (d / "corrupt.mp4").write_bytes(car.video.read_bytes()[:1500])  # cut short
     write_prompts(d / "p.json", [{"frame": 0, "object": "car", "box": car.box(0)}])
+    write_prompts(d / "late.json", [{"frame": 50, "object": "car", "box": car.box(0)}])
     jobs = write_jobs(d / "jobs.json", [
         {"shot": "bad", "video": "corrupt.mp4", "prompts": "p.json", "project": "bad.s2s"},
         {"shot": "oom", "video": str(car.video), "prompts": "p.json", "project": "oom.s2s"},
+        {"shot": "late", "video": str(car.video), "prompts": "late.json", "project": "late.s2s"},
         {"shot": "ok", "video": str(car.video), "prompts": "p.json", "mattes": "m"},
     ])
     source = FailOnceSource(car.truth, marker=d / "failed-once")
     r = cli(["batch", jobs], source)
-    assert r.code == 1, r.err  # a shot failed
+    assert r.code == 1, r.err  # shots failed
     assert f"bad: attempt 1 failed: {d / 'corrupt.mp4'}" in r.err
+    assert f"late: FAILED after 2 attempts: {d / 'late.json'}: prompts[0].frame: frame 50 is " \
+           "outside the video" in r.err  # checked against the video before any tracking
     assert "oom: attempt 1 failed: tracking stopped on an error after 2 of 10 frames: " \
            "RuntimeError: CUDA out of memory" in r.err
     rows = {line.split()[0]: line for line in r.out.splitlines()[1:-1]}
     assert "FAILED after 2 attempts: " + str(d / "corrupt.mp4") in rows["bad"]
     assert rows["oom"].endswith("done (attempt 2)") and rows["ok"].endswith("done")
-    assert r.out.splitlines()[-1].startswith("3 shots: 2 done, 1 failed")
-    assert not (d / "bad.s2s").exists()
+    assert r.out.splitlines()[-1].startswith("4 shots: 2 done, 2 failed")
+    assert not (d / "bad.s2s").exists() and not (d / "late.s2s").exists()
+    assert len(source.sessions) == 3  # oom twice, ok once: no model work for the bad inputs
     assert load(d / "oom.s2s").mask_frames(1) == list(range(10))
 
     r = cli(["batch", jobs, "--retries", "0"], source)  # the rerun: only the failed one
@@ -192,6 +197,27 @@ truth = load_clip(Path(sys.argv[2]) / "davis16_car-shadow", count=10, scale=0.25
 ctx = CliContext(model_source=lambda args: GroundTruthSource(truth, delay_s=0.15))
 raise SystemExit(run(sys.argv[3:], lambda path: 1, context=ctx))
 """
+
+
+@pytest.mark.slow
+def test_random_weights_through_the_real_engine(tmp_path, car):
+    from tests.media.clips import encode
+
+    d = tmp_path
+    encode(d / "short.mp4", car.truth.frames[:3], rate=25)
+    write_prompts(d / "p.json", [{"frame": 1, "object": 1, "box": car.box(1)}])
+    jobs = write_jobs(d / "jobs.json", [{"video": "short.mp4", "prompts": "p.json",
+                                         "project": "short.s2s", "mattes": "m"}])
+    r = cli(["batch", jobs, "--random-weights", "--image-size", "64", "--device", "cpu"])
+    assert r.code == 0, r.err
+    assert "RANDOM WEIGHTS" in r.err and "MEANINGLESS" in r.err
+    row = r.out.splitlines()[1].split()
+    assert (row[0], row[1], row[-1]) == ("short", "3", "done")
+    doc = load(d / "short.s2s")
+    assert doc.model_variant is None and doc.mask_frames(1) == [0, 1, 2]
+    assert sorted(p.name for p in (d / "m").iterdir()) == \
+        [f"Object_1_matte.{f:04d}.png" for f in (1, 2, 3)]
+    assert (d / "jobs.json.done" / "short.json").is_file()
 
 
 @pytest.mark.slow
