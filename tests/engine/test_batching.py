@@ -104,3 +104,22 @@ def test_pipelined_results_equal_step_by_step(make_session):
     assert step.keys() == ahead.keys()
     for key in step:
         np.testing.assert_array_equal(step[key], ahead[key])
+
+
+def test_graph_cache_runs_steps_directly_off_cuda():
+    """CUDA graphs are captured only on a CUDA device; elsewhere every call runs the step
+    (the GPU run in bench/gpu.py compares graphs with no graphs: every mask identical)."""
+    from sam2_studio.engine.graphs import GraphCache
+
+    calls = []
+
+    def step(x):  # noqa: ANN001, ANN202
+        calls.append(1)
+        return (x * 2,)
+
+    cache = GraphCache(None, after=1)
+    x = torch.ones(3)
+    for _ in range(3):
+        (y,) = cache.run(("k",), step, x)
+        assert torch.equal(y, x * 2)
+    assert len(calls) == 3 and cache.captures == 0 and cache.replays == 0
