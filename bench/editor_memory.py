@@ -152,6 +152,13 @@ def main() -> None:
         print(f"RSS growth after frame {args.warmup}: {slope:.1f} MB per 1000 frames (goal <= 50); "
               f"RSS {samples[0][1]:.0f} MB at frame {samples[0][0]}, {samples[-1][1]:.0f} MB at frame "
               f"{samples[-1][0]}, peak {max(m for _, m, _, _ in samples):.0f} MB")
+    store = getattr(doc, "mask_store", None)
+    if store is not None:
+        on_disk = sum(p.stat().st_size for p in store.path.parent.glob(store.path.name + "*"))
+        print(f"mask store: {on_disk / 2**20:.0f} MB on disk ({store.path}), {store.cached_bytes / 2**20:.0f} MB "
+              f"cached in RAM; undo history {doc.history.nbytes / 2**20:.1f} MB")
+    else:
+        print(f"masks in RAM (no mask store); undo history {doc.history.nbytes / 2**20:.1f} MB")
     sizes = [len(doc.encoded_mask(obj.id, f).data) for f in range(0, tracked, max(1, tracked // 50))]
     print(f"compressed mask size: median {statistics.median(sizes) / 1024:.1f} kB")
 

@@ -129,6 +129,7 @@ class Tracker:
         self._awaiting: set[int] = set()
         self._held_frames: list[FramePropagated] = []
         self._answered_during_hold: set[tuple[int, int]] = set()
+        self._paused_for: str | None = None  # the disk problem a run was stopped for
 
     # -- model -----------------------------------------------------------------------------
     @property
@@ -164,6 +165,7 @@ class Tracker:
             doc.events.prompts.connect(self._on_prompts),
             doc.events.objects.connect(self._on_objects),
             doc.events.settings.connect(self._on_settings),
+            doc.events.storage.connect(self._on_storage),
         ]
         self.resync()
         self._notify()
@@ -250,6 +252,18 @@ class Tracker:
             fr = self.doc.frame_range
             self.worker.submit(SetRange(fr.first, fr.last))
 
+    def _on_storage(self, problem: str) -> None:
+        """The disk store of masks refused a write: masks stay in memory, nothing is lost;
+        a run pauses so it does not fill RAM behind the user's back."""
+        text = problem[:1].upper() + problem[1:]
+        if self.state.run is not None:
+            self._paused_for = problem
+            self.worker.cancel()
+            self.notices.emit(Notice("error", f"Tracking paused. {text}. Nothing tracked is lost: "
+                                     "free some disk space, then track again from the last tracked frame."))
+        else:
+            self.notices.emit(Notice("warning", f"{text}. Nothing is lost; free some disk space."))
+
     # -- propagation -------------------------------------------------------------------------
     def propagate(self, direction: str = "forward", start: int | None = None,
                   only_stale: bool = False) -> int | None:
@@ -315,8 +329,12 @@ class Tracker:
                 return
             self._finish_run(event)
             frames = len(run.frames)
+            paused, self._paused_for = self._paused_for, None
             if event.error:
                 self.notices.emit(Notice("error", f"Tracking stopped: {event.error}"))
+            elif event.cancelled and paused:
+                self.notices.emit(Notice("info", f"Tracking paused after {frames} frames (the disk is "
+                                         "full); what was tracked is kept."))
             elif event.cancelled:
                 self.notices.emit(Notice("info", f"Tracking cancelled after {frames} frames; "
                                          "what was tracked is kept."))

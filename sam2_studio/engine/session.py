@@ -372,6 +372,8 @@ class VideoSession:
                         if rec is not None and rec.is_cond:
                             track.tracked[frame] = reverse
                             continue
+                        if frame in track.pending:  # prompted while this run was suspended:
+                            continue  # the user's answer stands (it joins the memory next run)
                         if todo is not None:
                             if frame not in todo[track.obj_id]:
                                 continue

@@ -20,7 +20,7 @@ from sam2_studio import __version__
 from sam2_studio.project.atomic import atomic_write
 from sam2_studio.project.document import Document, FrameRange
 from sam2_studio.project.errors import ProjectError, unreadable
-from sam2_studio.project.mask_store import AnyMask
+from sam2_studio.project.mask_store import AnyMask, StoredMask
 from sam2_studio.project.masks import CODECS, DEFAULT_CODEC, EncodedMask
 from sam2_studio.project.objects import Opaque, TrackedObject, check_name, color_hex, parse_color
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
@@ -105,7 +105,7 @@ def write_snapshot(snap: Snapshot, path: str | Path, progress: Progress | None =
                 # never all at once (and never decoded)
                 with z.open(zipfile.ZipInfo(name), "w", force_zip64=True) as entry:
                     for m in masks:
-                        entry.write(m.data)
+                        entry.write(m.copy_bytes() if isinstance(m, StoredMask) else m.data)
                 if progress:
                     progress(done + 1, total)
             z.writestr(zipfile.ZipInfo("manifest.json"),

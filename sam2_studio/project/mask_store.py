@@ -92,6 +92,15 @@ class StoredMask:
             raise MaskDataError(f"unknown mask codec {self.codec!r}")
         return codec.decode(self.data, self.shape)
 
+    def copy_bytes(self) -> bytes:
+        """The bytes, for copying them elsewhere (a save): read past the cache, so a save of
+        the whole clip does not push out the masks the user is looking at."""
+        store = self._store
+        if store is None:
+            assert self._data is not None
+            return self._data
+        return store.read(self.blob, cache=False)
+
     def encoded(self) -> EncodedMask:
         """The mask with its bytes in RAM."""
         return EncodedMask(self.data, self.height, self.width, self.area, self.codec)
@@ -132,17 +141,19 @@ class MaskStore:
             raise MaskStoreError(f"the mask store {self.path} cannot be used: {exc}") from None
 
     # -- reading ---------------------------------------------------------------------------
-    def read(self, blob: int) -> bytes:
+    def read(self, blob: int, cache: bool = True) -> bytes:
         with self._lock:
             data = self._cache.get(blob)
             if data is not None:
-                self._cache.move_to_end(blob)
+                if cache:
+                    self._cache.move_to_end(blob)
                 return data
             row = self._conn().execute("SELECT data FROM blobs WHERE id = ?", (blob,)).fetchone()
             if row is None:
                 raise MaskStoreError(f"mask {blob} is missing from the mask store {self.path}")
             data = bytes(row[0])
-            self._remember(blob, data)
+            if cache:
+                self._remember(blob, data)
             return data
 
     def current(self) -> dict[int, dict[int, StoredMask]]:
