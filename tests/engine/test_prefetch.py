@@ -11,7 +11,7 @@ import pytest
 def counted(monkeypatch, small_model):
     """How often the image encoder and memory attention run."""
     calls = {"encode": 0, "attend": 0}
-    encode, attend = small_model.encode_image, small_model.condition_on_memory
+    encode, attend = small_model.encode_image, small_model.attend_memory
 
     def counting_encode(*a, **kw):  # noqa: ANN002, ANN003, ANN202
         calls["encode"] += 1
@@ -22,7 +22,7 @@ def counted(monkeypatch, small_model):
         return attend(*a, **kw)
 
     monkeypatch.setattr(small_model, "encode_image", counting_encode)
-    monkeypatch.setattr(small_model, "condition_on_memory", counting_attend)
+    monkeypatch.setattr(small_model, "attend_memory", counting_attend)
     return calls
 
 
