@@ -528,6 +528,8 @@ class ModelWorker:
                         if self._cancelled(c.request):
                             course.stop()
                             break
+                        for _ in self._queue.take_leading(Prefetch):  # dropped: the run is computing
+                            self._queue.task_done()
                         if self._queue.head_is(BETWEEN_FRAMES):
                             # the session answers a prompt with no run open; the run then
                             # goes on from the next frame, the new prompt in its memory

@@ -353,3 +353,20 @@ def test_the_real_engine_answers_a_click_during_a_run_and_finishes_consistently(
             assert np.array_equal(got[r.frame][obj], r.masks[obj]), (r.frame, obj)
     assert np.array_equal(worker.session.mask(6, 2), answers[new])
     assert worker.session.stale_ranges() == s.stale_ranges()
+
+
+def test_a_prefetch_during_a_run_is_dropped_without_stopping_it(worker, events, car):
+    from sam2_studio.app.worker import Prefetch
+
+    source = GroundTruthSource(car, delay_s=0.05)
+    start(worker, events, source, ArrayFrames(car.frames))
+    session = worker.session = PrefetchingSession(source.sessions[-1])
+    x, y = click_inside(car)
+    worker.submit(SetPrompts(worker.next_request(), 1, 0, points=np.array([[x, y]]), labels=np.array([1])))
+    worker.submit(Propagate(worker.next_request(), 0, "forward"))
+    events.wait_for(FramePropagated, where=lambda e: e.done >= 2)
+    worker.submit(Prefetch(7, 1))
+    ended = events.wait_for(PropagationEnded)
+    assert ended.frames == len(car.frames) and session.prefetched == []
+    assert [c for c in session.inner.calls if c.startswith("propagate")] == ["propagate forward from 0"]
+    assert worker.wait_idle()
