@@ -86,7 +86,7 @@ class Bench:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                e = self.events.get(timeout=0.001)
+                e = self.events.get(timeout=1.0)  # wakes at once when an event comes
             except queue.Empty:
                 continue
             if isinstance(e, kind) and where(e):
