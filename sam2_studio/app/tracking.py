@@ -8,7 +8,13 @@ to an undo or a reload are not written (the document already holds the right mas
 an answer overtaken by a newer edit of the same frame is dropped.
 
 A propagation's frames are written into the document as they arrive, all in one undo step
-("Track forward"), so the timeline fills in live and one Ctrl+Z takes the run back.
+("Track forward"), so the timeline fills in live and one Ctrl+Z takes the run back. A click
+during a run is its own step, answered between two frames of the run: the run's step closes
+before the click, frames that arrive before its answer wait (so the answer joins the click's
+step), then the rest of the run is a step of its own.
+
+When the playhead rests on a frame the editor calls ``prefetch``: the worker encodes that
+frame while it has nothing else to do, so a click there answers at once.
 
 Qt-free: the Qt layer calls ``handle(event)`` on the GUI thread for every worker event.
 """
@@ -26,7 +32,7 @@ from sam2_studio.app.model_source import ModelInfo, ModelSource
 from sam2_studio.app.resolution import at_resolution, follows_resolution, merge_ranges, resolution_of
 from sam2_studio.app.worker import (CloseSession, CommandFailed, Event, FramePropagated, Idle,
                                     LoadModel, MeasureSpeed, ModelFailed, ModelLoaded, ModelWorker,
-                                    OpenFrames, PromptAnswered, Propagate, PropagationEnded,
+                                    OpenFrames, Prefetch, PromptAnswered, Propagate, PropagationEnded,
                                     PropagationStarted, RemoveObject, SetPrompts, SetRange,
                                     SpeedMeasured, StaleChanged)
 from sam2_studio.project import (BoxPrompt, BrushStroke, Document, ObjectEvent, PointPrompt,
@@ -125,6 +131,11 @@ class Tracker:
         self._disconnect: list[Any] = []
         self._group_open = False
         self._source: ModelSource | None = None
+        # clicks during a run: their answers to wait for, and the run's frames held meanwhile
+        self._awaiting: set[int] = set()
+        self._held_frames: list[FramePropagated] = []
+        self._answered_during_hold: set[tuple[int, int]] = set()
+        self._paused_for: str | None = None  # the disk problem a run was stopped for
 
     # -- model -----------------------------------------------------------------------------
     @property
@@ -166,6 +177,7 @@ class Tracker:
             doc.events.prompts.connect(self._on_prompts),
             doc.events.objects.connect(self._on_objects),
             doc.events.settings.connect(self._on_settings),
+            doc.events.storage.connect(self._on_storage),
         ]
         self.resync()
         self._notify()
@@ -180,9 +192,22 @@ class Tracker:
             for frame in doc.prompt_frames(obj.id):
                 self._send(obj.id, frame, write_back=False)
 
+    def prefetch(self, frame: int, obj: int | None = None) -> None:
+        """The playhead rests on ``frame``: let the worker prepare a click there (for ``obj``,
+        the active object, also its memory on a tracked frame). Nothing without a model, and
+        nothing during a run (it has the worker)."""
+        if self.doc is None or not self.has_model or self.state.run is not None:
+            return
+        if not 0 <= frame < self.doc.video.frame_count:
+            return
+        self.worker.submit(Prefetch(frame, obj))
+
     @contextmanager
     def answering(self):  # noqa: ANN201
         """Prompt edits made inside are the user's: the model's answers join their step."""
+        if self._group_open and self.doc is not None:
+            self._group_open = False  # a click during a run: the run's step so far closes
+            self.doc.history.end_group()
         self._answering += 1
         try:
             yield
@@ -212,6 +237,8 @@ class Tracker:
         pending = self._pending[(obj, frame)] = _Pending(request, write_back, None)
         if write_back:
             self._fresh.append(pending)
+            if self.state.run is not None:
+                self._awaiting.add(request)
         self.worker.submit(prompt_command(doc, obj, frame, request))
 
     def _on_prompts(self, event: PromptsEvent) -> None:
@@ -258,6 +285,18 @@ class Tracker:
         self.notices.emit(Notice("info", text))
         self._notify()
 
+    def _on_storage(self, problem: str) -> None:
+        """The disk store of masks refused a write: masks stay in memory, nothing is lost;
+        a run pauses so it does not fill RAM behind the user's back."""
+        text = problem[:1].upper() + problem[1:]
+        if self.state.run is not None:
+            self._paused_for = problem
+            self.worker.cancel()
+            self.notices.emit(Notice("error", f"Tracking paused. {text}. Nothing tracked is lost: "
+                                     "free some disk space, then track again from the last tracked frame."))
+        else:
+            self.notices.emit(Notice("warning", f"{text}. Nothing is lost; free some disk space."))
+
     # -- propagation -------------------------------------------------------------------------
     def propagate(self, direction: str = "forward", start: int | None = None,
                   only_stale: bool = False) -> int | None:
@@ -283,6 +322,8 @@ class Tracker:
         return self.state.run is not None
 
     def _finish_run(self, event: PropagationEnded | None) -> None:
+        self._awaiting.clear()
+        self._release_frames()
         if self._group_open and self.doc is not None:
             self._record_resolution()
             self._group_open = False
@@ -355,8 +396,12 @@ class Tracker:
                 return
             self._finish_run(event)
             frames = len(run.frames)
+            paused, self._paused_for = self._paused_for, None
             if event.error:
                 self.notices.emit(Notice("error", f"Tracking stopped: {event.error}"))
+            elif event.cancelled and paused:
+                self.notices.emit(Notice("info", f"Tracking paused after {frames} frames (the disk is "
+                                         "full); what was tracked is kept."))
             elif event.cancelled:
                 self.notices.emit(Notice("info", f"Tracking cancelled after {frames} frames; "
                                          "what was tracked is kept."))
@@ -369,6 +414,9 @@ class Tracker:
         elif isinstance(event, CommandFailed):
             if event.command == "Propagate" and self.state.run is not None:
                 self._finish_run(None)
+            elif event.command == "SetPrompts" and self._awaiting:
+                self._awaiting.clear()  # no answer is coming: the held frames go in
+                self._release_frames()
             self.notices.emit(Notice("error", f"The model could not do that: {event.message}"))
         elif isinstance(event, Idle):
             self.state.busy = False
@@ -376,14 +424,23 @@ class Tracker:
         self.state.busy = self.worker.busy or self.state.run is not None
 
     def _answer(self, event: PromptAnswered) -> None:
+        try:
+            self._write_answer(event)
+        finally:
+            if event.request in self._awaiting:
+                self._awaiting.discard(event.request)
+                self._answered_during_hold.add((event.obj, event.frame))
+                if not self._awaiting:
+                    self._release_frames()
+
+    def _write_answer(self, event: PromptAnswered) -> None:
         key = (event.obj, event.frame)
         pending = self._pending.get(key)
         if pending is None or pending.request != event.request:
             return  # overtaken by a newer edit of the same frame
         del self._pending[key]
         doc = self.doc
-        if (doc is None or not pending.write_back or event.from_mask or event.mask is None
-                or self.state.run is not None):
+        if doc is None or not pending.write_back or event.from_mask or event.mask is None:
             return
         try:
             obj = doc.object(event.obj)
@@ -403,12 +460,32 @@ class Tracker:
             return
         run.done, run.total, run.fps, run.frame = event.done, event.total, event.fps, event.frame
         run.frames.add(event.frame)
+        if self._awaiting:
+            self._held_frames.append(event)  # after the click's answer, in its own step
+        else:
+            self._write_frame(event)
+
+    def _release_frames(self) -> None:
+        """Write the frames held while a click's answer was awaited; a mask the answer gave
+        is newer than a frame computed before it."""
+        held, self._held_frames = self._held_frames, []
+        answered, self._answered_during_hold = self._answered_during_hold, set()
+        for event in held:
+            masks = {obj: m for obj, m in event.masks.items() if (obj, event.frame) not in answered}
+            self._write_frame(FramePropagated(event.request, event.frame, masks, event.visible,
+                                              event.done, event.total, event.fps))
+
+    def _write_frame(self, event: FramePropagated) -> None:
+        run = self.state.run
         doc = self.doc
-        if doc is None or not event.masks:
+        if run is None or doc is None or not event.masks:
             return
         editable = {o.id for o in doc.objects if not o.locked}
         masks = {(obj, event.frame): m for obj, m in event.masks.items() if obj in editable}
         if masks:
+            if not self._group_open:  # the run's step, again after a click closed it
+                doc.history.begin_group(DIRECTION_LABELS.get(run.direction, "Track"))
+                self._group_open = True
             doc.set_masks(masks, label=DIRECTION_LABELS.get(run.direction, "Track"))
             for obj, frame in masks:
                 run.tracked.setdefault(obj, set()).add(frame)

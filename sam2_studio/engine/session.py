@@ -19,6 +19,7 @@ bookkeeping run on a results thread (``results.py``) while the next frame comput
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class VideoSession:
         self._logit_lru: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._memory_lru: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._mem_pos: dict[tuple, torch.Tensor] = {}
+        self._last_condition: tuple[list[tuple[tuple[int, int], weakref.ref]], torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -257,6 +259,20 @@ class VideoSession:
         self._tracks.clear()
         self._logit_lru.clear()
         self._memory_lru.clear()
+
+    def prefetch(self, frame: int, obj_id: int | None = None) -> None:
+        """Do ahead of a click on ``frame`` what the click would start with: encode the frame
+        (kept in the feature cache) and, with ``obj_id`` on a frame that object has tracked,
+        attend to its memory (kept until the memory it read changes). The editor calls this
+        while the playhead rests; a click there then runs only the decoder. Nothing the
+        session remembers changes."""
+        frame = self._check_frame(frame)
+        with self._compute():
+            feats = self.features.get(frame)
+            track = self._tracks.get(obj_id) if obj_id is not None else None
+            if track is not None and frame in track.tracked:
+                sel = self.policy.select(track, frame, track.tracked[frame], self.num_frames)
+                self._condition_cached(track, frame, feats, sel)
 
     # ------------------------------------------------------------------ results
     def result(self, frame: int) -> FrameResult:
@@ -466,7 +482,7 @@ class VideoSession:
                 embedding = m.without_memory(feats.embedding)
             else:
                 sel = self.policy.select(track, frame, track.tracked[frame], self.num_frames)
-                embedding = self._condition([track], feats, [sel])
+                embedding = self._condition_cached(track, frame, feats, sel)
             prev = track.record(frame)
             prev_logits = None
             if prev is not None and prev.logits is not None:
@@ -612,6 +628,23 @@ class VideoSession:
     def _condition(self, group: list[ObjectTrack], feats: ImageFeatures, sels: list[MemorySelection]) -> torch.Tensor:
         """The frame's embedding for each object of ``group`` after attending to its memory bank."""
         return self.model.attend_memory(feats, *self._bank(group, feats, sels))
+
+    def _condition_cached(self, track: ObjectTrack, frame: int, feats: ImageFeatures, sel: MemorySelection) -> torch.Tensor:
+        """``_condition`` remembered for one (object, frame): a click where the playhead rested,
+        or a second click on a tracked frame, skips memory attention. It is reused only while
+        the very same features, memories and pointers are selected (held by weak reference:
+        an evicted or replaced one no longer matches)."""
+        inputs = [((track.obj_id, frame), weakref.ref(feats))]
+        inputs += [((t, slot), weakref.ref(self._memory(track, t))) for t, slot in sel.spatial]
+        inputs += [((t, off), weakref.ref(track.committed[t].obj_ptr)) for t, off in sel.pointers]
+        last = self._last_condition
+        if last is not None and len(last[0]) == len(inputs) and all(
+            key == k and ref() is not None and ref() is r() for (key, ref), (k, r) in zip(last[0], inputs)
+        ):
+            return last[1]
+        embedding = self._condition([track], feats, [sel])
+        self._last_condition = (inputs, embedding)
+        return embedding
 
     def _memory(self, track: ObjectTrack, frame: int) -> torch.Tensor:
         rec = track.committed[frame]

@@ -4,6 +4,10 @@ State changes only through commands on ``history`` (so every edit can be undone)
 change is announced on ``events``. Read methods return immutable values or fresh arrays.
 Not thread-safe: one thread (the GUI's) owns a document; a save on another thread works
 from ``format.snapshot(doc)``, which shares only immutable data.
+
+Masks are kept compressed (``EncodedMask``); with a ``MaskStore`` attached (``use_store``:
+the editor does it beside the autosave) their bytes live on disk and the document and its
+history hold small ``StoredMask`` handles, so memory stays flat in the clip's length.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sam2_studio.project.errors import ProjectError
 from sam2_studio.project.events import (DocumentEvents, HistoryEvent, MasksEvent, ObjectEvent,
                                         PromptsEvent)
 from sam2_studio.project.history import DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS, History
+from sam2_studio.project.mask_store import AnyMask, MaskStore, StoredMask
 from sam2_studio.project.masks import EncodedMask
 from sam2_studio.project.objects import (PALETTE, Color, Opaque, TrackedObject, check_name,
                                          parse_color)
@@ -56,7 +61,8 @@ class Document:
         self._video = video
         self._objects: dict[int, TrackedObject] = {}
         self._prompts: dict[int, dict[int, tuple[Prompt, ...]]] = {}
-        self._masks: dict[int, dict[int, EncodedMask]] = {}
+        self._masks: dict[int, dict[int, AnyMask]] = {}
+        self._store: MaskStore | None = None
         self._settings: dict[str, Any] = {"frame_range": None, "model_variant": None,
                                           "working_resolution": DEFAULT_RESOLUTION}
         self._next_object_id = 1
@@ -84,11 +90,43 @@ class Document:
         """Frames with prompts: the keyframe markers of the timeline."""
         return sorted(self._prompts.get(object_id, {}))
 
+    @property
+    def mask_store(self) -> MaskStore | None:
+        return self._store
+
+    def use_store(self, store: MaskStore | None) -> None:
+        """Keep the masks' bytes in ``store`` from now on (the ones held now move there);
+        ``None`` gives every handle, the history's included, its bytes back in RAM so the
+        store can close."""
+        old = self._store
+        if store is old:
+            return
+        if old is not None:
+            old.on_problem = None
+            old.release_handles()
+        self._store = store
+        if store is None:
+            return
+        store.on_problem = self.events.storage.emit
+        store.reset()
+        for obj in self._objects.values():
+            store.set_object(obj.id, _store_info(obj))
+        for object_id, frames in self._masks.items():
+            moved = store.put_many(frames.values())
+            self._masks[object_id] = dict(zip(frames, moved))
+            store.set_current({(object_id, f): m for f, m in self._masks[object_id].items()})
+
+    def _stored(self, mask: AnyMask | None) -> AnyMask | None:
+        """``mask`` as the document keeps it: in the store when there is one."""
+        if mask is None or self._store is None:
+            return mask
+        return self._store.put(mask)
+
     def mask(self, object_id: int, frame: int) -> np.ndarray | None:
         encoded = self.encoded_mask(object_id, frame)
         return None if encoded is None else encoded.decode()
 
-    def encoded_mask(self, object_id: int, frame: int) -> EncodedMask | None:
+    def encoded_mask(self, object_id: int, frame: int) -> AnyMask | None:
         return self._masks.get(object_id, {}).get(frame)
 
     def mask_frames(self, object_id: int) -> list[int]:
@@ -231,27 +269,27 @@ class Document:
             self._set_prompts(object_id, frame, (), "Clear prompts")
 
     # == editing: masks =====================================================================
-    def set_mask(self, object_id: int, frame: int, mask: np.ndarray | EncodedMask | None, *,
+    def set_mask(self, object_id: int, frame: int, mask: np.ndarray | AnyMask | None, *,
                  label: str = "Edit mask", amend: bool = False) -> None:
         self.set_masks({(object_id, frame): mask}, label=label, amend=amend)
 
-    def set_masks(self, masks: Mapping[MaskKey, np.ndarray | EncodedMask | None], *,
+    def set_masks(self, masks: Mapping[MaskKey, np.ndarray | AnyMask | None], *,
                   label: str = "Edit masks", amend: bool = False) -> None:
         """Replace masks on any (object, frame) pairs as one step; ``None`` deletes.
 
         ``amend`` adds them to the step on top (the answer to the click that asked), and
         inside ``edit_group`` they join the group (a propagation run: call this per frame).
         """
-        changes: dict[MaskKey, tuple[EncodedMask | None, EncodedMask | None]] = {}
+        changes: dict[MaskKey, tuple[AnyMask | None, AnyMask | None]] = {}
         for (object_id, frame), mask in masks.items():
             self._editable(object_id)
             self._check_frame(frame)
-            if mask is not None and not isinstance(mask, EncodedMask):
+            if mask is not None and not isinstance(mask, EncodedMask | StoredMask):
                 mask = self._checked(EncodedMask.encode, np.asarray(mask))
             if mask is not None and mask.shape != (self._video.height, self._video.width):
                 raise ProjectError(f"a mask of {mask.width}×{mask.height} does not fit the "
                                    f"{self._video.width}×{self._video.height} video")
-            changes[(object_id, frame)] = (self.encoded_mask(object_id, frame), mask)
+            changes[(object_id, frame)] = (self.encoded_mask(object_id, frame), self._stored(mask))
         if changes:
             self.history.execute(SetMasks(changes, label=label), amend=amend)
 
@@ -355,14 +393,19 @@ class Document:
 
     def _put_object(self, obj: TrackedObject, index: int | None = None,
                     prompts: dict[int, tuple[Prompt, ...]] | None = None,
-                    masks: dict[int, EncodedMask] | None = None) -> None:
+                    masks: Mapping[int, AnyMask] | None = None) -> None:
         items = list(self._objects.items())
         items.insert(len(items) if index is None else index, (obj.id, obj))
         self._objects = dict(items)
         if prompts:
             self._prompts[obj.id] = dict(prompts)
+        if self._store is not None:
+            self._store.set_object(obj.id, _store_info(obj))
         if masks:
-            self._masks[obj.id] = dict(masks)
+            self._masks[obj.id] = {f: m for f, m in masks.items()}
+            if self._store is not None:
+                self._masks[obj.id] = dict(zip(masks, self._store.put_many(masks.values())))
+                self._store.set_current({(obj.id, f): m for f, m in self._masks[obj.id].items()})
         self._changed()
         self.events.objects.emit(ObjectEvent(obj.id, "added"))
 
@@ -370,11 +413,15 @@ class Document:
         del self._objects[object_id]
         self._prompts.pop(object_id, None)
         self._masks.pop(object_id, None)
+        if self._store is not None:
+            self._store.set_object(object_id, None)
         self._changed()
         self.events.objects.emit(ObjectEvent(object_id, "removed"))
 
     def _replace_object(self, obj: TrackedObject) -> None:
         self._objects[obj.id] = obj
+        if self._store is not None:
+            self._store.set_object(obj.id, _store_info(obj))
         self._changed()
         self.events.objects.emit(ObjectEvent(obj.id, "changed"))
 
@@ -389,8 +436,11 @@ class Document:
         self._changed()
         self.events.prompts.emit(PromptsEvent(object_id, frame))
 
-    def _put_masks(self, masks: Mapping[MaskKey, EncodedMask | None]) -> None:
+    def _put_masks(self, masks: Mapping[MaskKey, AnyMask | None]) -> None:
         touched: dict[int, list[int]] = {}
+        if self._store is not None:
+            masks = {key: self._stored(m) for key, m in masks.items()}
+            self._store.set_current(masks)
         for (object_id, frame), mask in masks.items():
             frames = self._masks.setdefault(object_id, {})
             if mask is None:
@@ -416,6 +466,11 @@ class Document:
         h = self.history
         self.events.history.emit(HistoryEvent(h.can_undo, h.can_redo, h.undo_label,
                                               h.redo_label, h.dirty))
+
+
+def _store_info(obj: TrackedObject) -> dict[str, Any]:
+    """What the mask store keeps of an object, to bring it back after a crash."""
+    return {"name": obj.name, "color": list(obj.color)}
 
 
 def _change_label(before: TrackedObject, changes: dict[str, Any]) -> str:

@@ -120,3 +120,5 @@ class DocumentEvents:
         # "frame_range", "model_variant" or "video"
         self.settings: Signal[str] = Signal("settings")
         self.history: Signal[HistoryEvent] = Signal("history")
+        # the disk store of masks refused a write (a full disk): what to tell the user
+        self.storage: Signal[str] = Signal("storage")

@@ -20,6 +20,7 @@ from sam2_studio import __version__
 from sam2_studio.project.atomic import atomic_write
 from sam2_studio.project.document import Document, FrameRange
 from sam2_studio.project.errors import ProjectError, unreadable
+from sam2_studio.project.mask_store import AnyMask, StoredMask
 from sam2_studio.project.masks import CODECS, DEFAULT_CODEC, EncodedMask
 from sam2_studio.project.objects import Opaque, TrackedObject, check_name, color_hex, parse_color
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
@@ -44,7 +45,7 @@ class Snapshot:
 
     manifest: dict[str, Any]
     video_path: Path
-    blobs: tuple[tuple[str, tuple[EncodedMask, ...]], ...]
+    blobs: tuple[tuple[str, tuple[AnyMask, ...]], ...]
     history_state: int
 
 
@@ -103,8 +104,11 @@ def write_snapshot(snap: Snapshot, path: str | Path, progress: Progress | None =
         with atomic_write(path) as f, zipfile.ZipFile(f, "w", allowZip64=True) as z:
             z.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
             for done, (name, masks) in enumerate(snap.blobs):
-                z.writestr(zipfile.ZipInfo(name), b"".join(m.data for m in masks),
-                           compress_type=zipfile.ZIP_STORED)
+                # one mask at a time: masks in the disk store are read as they are written,
+                # never all at once (and never decoded)
+                with z.open(zipfile.ZipInfo(name), "w", force_zip64=True) as entry:
+                    for m in masks:
+                        entry.write(m.copy_bytes() if isinstance(m, StoredMask) else m.data)
                 if progress:
                     progress(done + 1, total)
             z.writestr(zipfile.ZipInfo("manifest.json"),
@@ -354,7 +358,7 @@ def _prompt_json(p: Prompt) -> dict[str, Any]:
             "points": [[x, y] for x, y in p.points]}
 
 
-def _in_codec(mask: EncodedMask | None, codec: str) -> EncodedMask:
+def _in_codec(mask: AnyMask | None, codec: str) -> AnyMask:
     assert mask is not None
     if mask.codec == codec:
         return mask

@@ -39,7 +39,7 @@ from sam2_studio.ui.resolution import ResolutionControl
 from sam2_studio.ui.resources import app_icon_path
 from sam2_studio.ui.status_bar import StatusBar
 from sam2_studio.ui.timeline import Timeline
-from sam2_studio.ui.transport import Playback, TransportBar
+from sam2_studio.ui.transport import Playback, PlayheadRest, TransportBar
 from sam2_studio.ui.viewer import Viewer
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,8 @@ class MainWindow(QMainWindow):
         # widgets
         self.viewer = Viewer()
         self.playback = Playback(self.ctx, self)
+        self.playhead_rest = PlayheadRest(self.ctx, self)
+        self._model_ready = False  # a model loaded and no run: the playhead's rest is worth work
         self.transport = TransportBar(self.ctx, self.playback, self.actions)
         self.timeline = Timeline(self.ctx)
         self.objects_panel = ObjectsPanel(self.ctx, self.actions)
@@ -287,6 +289,7 @@ class MainWindow(QMainWindow):
         self.picture.problem.connect(self._message)
         self.edit.message.connect(self._message)
         self.status.modelClicked.connect(self.model_dialog)
+        self.playhead_rest.rested.connect(lambda frame: self.tracker.prefetch(frame, self.ctx.active_object))
 
     # == document life ===========================================================================
     @property
@@ -520,6 +523,10 @@ class MainWindow(QMainWindow):
 
     # == state shown =============================================================================
     def _on_tracker(self, state: TrackerState) -> None:
+        ready = state.model is not None and state.run is None
+        if ready and not self._model_ready:
+            self.playhead_rest.restart()  # a model arrived or a run ended: prepare this frame
+        self._model_ready = ready
         self.status.show_model(state)
         self.status.show_job(state)
         self.timeline.set_stale(state.stale)
