@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sam2_studio.app.detail import DetailRefined, RefineDetail, refine_detail
 from sam2_studio.app.model_source import LoadedModel, ModelInfo, ModelSource
 from sam2_studio.engine import FrameResult, FrameSource
 from sam2_studio.errors import StudioError
@@ -106,7 +107,8 @@ class Propagate:
     only_stale: bool = False
 
 
-Command = LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | Propagate
+Command = (LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | Propagate
+           | RefineDetail)  # the detail pass of one object-frame (app/detail.py)
 
 
 # == events ================================================================================
@@ -179,7 +181,7 @@ class Idle:
 
 
 Event = (ModelLoaded | ModelFailed | PromptAnswered | PropagationStarted | FramePropagated
-         | PropagationEnded | StaleChanged | CommandFailed | Idle)
+         | PropagationEnded | StaleChanged | CommandFailed | Idle | DetailRefined)
 EventSink = Callable[[Event], None]
 
 _STOP = object()
@@ -356,6 +358,8 @@ class ModelWorker:
             self._prompt(command)
         elif isinstance(command, Propagate):
             self._propagate(command)
+        elif isinstance(command, RefineDetail):
+            self._emit(refine_detail(self.model, command))
 
     def _load(self, source: ModelSource) -> None:
         try:
