@@ -32,7 +32,6 @@ import argparse
 import math
 import os
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ import numpy as np
 
 from common import ROOT  # noqa: F401,I001 - puts the repository on sys.path
 
+from sam2_studio.app.detail import DetailStats
 from sam2_studio.engine.detail import DetailParams, PredictorSegmenter, detail_pass
 
 SIZES = {"1080p": (1920, 1080), "4k": (3840, 2160)}
@@ -159,37 +159,13 @@ class Scores:
         return f"{np.mean(self.j):6.3f}   {np.mean(self.f_davis):6.3f}   {np.mean(self.f_2px):6.3f}"
 
 
-@dataclass
-class Cost:
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-    encoded: list[float] = field(default_factory=list)
-    tiles: list[int] = field(default_factory=list)
-    skipped: int = 0
-
-    def __str__(self) -> str:
-        if not self.wall:
-            return f"detail pass: every object-frame skipped ({self.skipped})"
-        return (f"detail pass per object-frame: {np.mean(self.wall):.2f} s wall, "
-                f"{np.mean(self.cpu):.2f} s CPU; {100 * np.mean(self.encoded):.0f}% of the frame "
-                f"encoded; {np.mean(self.tiles):.1f} tile(s); {self.skipped} skipped")
-
-
 def timed_pass(frame: np.ndarray, mask: np.ndarray, seg: PredictorSegmenter, params: DetailParams,
-               cost: Cost) -> np.ndarray:
+               cost: DetailStats) -> np.ndarray:
     """The detail pass's matte cut at 0.5 (the tracked mask where it is skipped)."""
-    t, c = time.perf_counter(), time.process_time()
     result = detail_pass(frame, mask, seg, params)
-    if not result.refined:
-        cost.skipped += 1
-        return mask
-    cost.wall.append(time.perf_counter() - t)
-    cost.cpu.append(time.process_time() - c)
-    cost.encoded.append(result.encoded_fraction)
-    cost.tiles.append(len(result.tiles))
+    cost.add(result)
     matte = result.matte(mask.shape)
-    assert matte is not None
-    return matte >= 0.5
+    return mask if matte is None else matte >= 0.5
 
 
 # == the cases =============================================================================
@@ -202,7 +178,7 @@ def grid_only(clip: Clip, size: tuple[int, int], cells: int) -> Scores:
 
 
 def tracked(clip: Clip, size: tuple[int, int], model: object, params: DetailParams,
-            detail: bool) -> tuple[Scores, Scores, Cost]:
+            detail: bool) -> tuple[Scores, Scores, DetailStats]:
     """(b) and (c): track from the first frame's truth, measure every later frame."""
     from sam2_studio.engine import GeneratedFrames, VideoSession
 
@@ -211,7 +187,7 @@ def tracked(clip: Clip, size: tuple[int, int], model: object, params: DetailPara
     session = VideoSession(model, frames, "sam2")
     session.add_mask(0, 1, upscale_mask(clip.mask(0), size))
     seg = PredictorSegmenter(model)
-    plain, refined, cost = Scores(), Scores(), Cost()
+    plain, refined, cost = Scores(), Scores(), DetailStats()
     for result in session.propagate(start=0, direction="forward"):
         if result.frame == 0:
             continue
@@ -223,10 +199,10 @@ def tracked(clip: Clip, size: tuple[int, int], model: object, params: DetailPara
     return plain, refined, cost
 
 
-def timing_only(clip: Clip, size: tuple[int, int], model: object, params: DetailParams) -> Cost:
+def timing_only(clip: Clip, size: tuple[int, int], model: object, params: DetailParams) -> DetailStats:
     """The pass on the truth's masks: its cost does not depend on the weights."""
     seg = PredictorSegmenter(model)
-    cost = Cost()
+    cost = DetailStats()
     for i in range(len(clip.frames)):
         timed_pass(upscale_frame(clip.frame(i), size), upscale_mask(clip.mask(i), size), seg, params, cost)
     return cost

@@ -105,26 +105,32 @@ class DetailCache:
 
 @dataclass
 class DetailStats:
-    """What the passes of a run cost: for the command line's summary and the benchmarks."""
+    """What the passes of a run cost: for the command line's summary and the benchmarks
+    (sums over the refined passes; skipped ones cost nothing worth counting)."""
 
     passes: int = 0  # object-frames looked at
     refined: int = 0
-    seconds: float = 0.0  # in the model, refined passes only
-    encoded: float = 0.0  # sum of the frame fractions the encoder saw
+    seconds: float = 0.0  # wall
+    cpu: float = 0.0  # this process's CPU time
+    encoded: float = 0.0  # the frame fractions the encoder saw
+    tiles: int = 0
 
     def add(self, result: DetailResult) -> None:
         self.passes += 1
         if result.refined:
             self.refined += 1
             self.seconds += result.seconds
+            self.cpu += result.cpu_seconds
             self.encoded += result.encoded_fraction
+            self.tiles += len(result.tiles)
 
     def __str__(self) -> str:
         if not self.refined:
             return f"detail pass: {self.passes} object-frames, none refined (nothing to gain)"
-        return (f"detail pass: {self.refined} of {self.passes} object-frames refined, "
-                f"{self.seconds / self.refined:.2f} s each, "
-                f"{100 * self.encoded / self.refined:.0f}% of the frame encoded on average")
+        n = self.refined
+        return (f"detail pass: {n} of {self.passes} object-frames refined, {self.seconds / n:.2f} s "
+                f"each ({self.cpu / n:.2f} s CPU), {self.tiles / n:.1f} tile(s), "
+                f"{100 * self.encoded / n:.0f}% of the frame encoded on average")
 
 
 def _matte(result: DetailResult, mask: EncodedMask) -> np.ndarray | None:

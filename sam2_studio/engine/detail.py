@@ -125,8 +125,9 @@ class DetailResult:
     alpha: np.ndarray | None  # (region.height, region.width) float32 0..1
     tiles: tuple[Region, ...] = ()
     skipped: str | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall
     encoded_fraction: float = 0.0  # pixels the encoder saw (all tiles) over the frame's
+    cpu_seconds: float = 0.0  # this process's CPU time (the fair figure on a shared machine)
 
     @property
     def refined(self) -> bool:
@@ -174,7 +175,7 @@ def detail_pass(frame: np.ndarray, mask: np.ndarray, segmenter: CropSegmenter,
     if frame.shape[:2] != mask.shape:
         raise ValueError(f"the frame is {frame.shape[1]}×{frame.shape[0]}, the mask "
                          f"{mask.shape[1]}×{mask.shape[0]}")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     mask = np.asarray(mask, bool)
     p = plan(mask, segmenter.input_size, params)
     if p.skipped is not None or p.region is None:
@@ -183,7 +184,7 @@ def detail_pass(frame: np.ndarray, mask: np.ndarray, segmenter: CropSegmenter,
     alpha = coverage(merged) if params.soft_edge else (merged > 0).astype(np.float32)
     h, w = mask.shape
     return DetailResult(p.region, alpha, p.tiles, None, time.perf_counter() - t0,
-                        encoded / float(h * w))
+                        encoded / float(h * w), time.process_time() - c0)
 
 
 def grid_cell(frame_size: tuple[int, int], input_size: int) -> tuple[float, float]:

@@ -22,6 +22,7 @@ from sam2_studio.engine.detail import DetailResult
 from sam2_studio.engine.crops import Region
 from sam2_studio.media import read_matte
 from sam2_studio.project import Document, EncodedMask, VideoInfo
+from tests.app.test_worker import Events as WorkerEvents
 from tests.ground_truth import load_clip
 
 
@@ -127,25 +128,16 @@ def test_direct_detail_runs_the_model_and_counts(car, loaded):
     assert "1 of 1 object-frames refined" in str(direct.stats)
 
 
-class Events:
+class Events(WorkerEvents):
+    """The worker's events, seen by the detail service first (as the main window does)."""
+
     def __init__(self, service: DetailService) -> None:
+        super().__init__()
         self.service = service
-        self.q: queue.Queue = queue.Queue()
 
     def __call__(self, event) -> None:  # noqa: ANN001
         self.service.on_worker_event(event)
-        self.q.put(event)
-
-    def wait_for(self, kind, timeout: float = 60.0):  # noqa: ANN001, ANN201
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                e = self.q.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            if isinstance(e, kind):
-                return e
-        raise AssertionError(f"no {kind.__name__} within {timeout}s")
+        super().__call__(event)
 
 
 class Preloaded:
