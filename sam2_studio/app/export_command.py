@@ -231,7 +231,7 @@ class ExportCommand:
                 raise InputError(f"the video decodes as {clip.info.size[0]}×{clip.info.size[1]}, "
                                  f"{clip.info.frame_count} frames, the project expects "
                                  f"{v.width}×{v.height}, {v.frame_count} frames", v.path)
-            detail = self._detail(doc, args, ctx, objects or object_ids(doc, None))
+            detail = self._detail(doc, args, ctx, objects)
             reader = clip.open_reader()
             try:
                 return self._export(doc, reader, clip.info.has_audio, args, codec, objects,
@@ -267,23 +267,26 @@ class ExportCommand:
             raise UsageError("--detail refines mattes and the video's effects: give --mattes or --video")
         if args.checkpoint is not None and (args.model or args.random_weights):
             raise UsageError("--checkpoint goes alone: it says which model it is")
+        if args.image_size is not None and (args.image_size % 32 or not 64 <= args.image_size <= 4096):
+            raise UsageError(f"--image-size is a multiple of 32 from 64 to 4096, got {args.image_size}")
 
     def _detail(self, doc: Document, args: argparse.Namespace, ctx: CliContext,
                 objects: tuple[int, ...]) -> Any:
-        """The detail source ``--detail`` asks for (and the objects' switches set to match)."""
+        """The detail source ``--detail`` asks for (and the objects' switches set to match):
+        ``objects``, or with none chosen every visible one."""
         from dataclasses import replace
 
         from sam2_studio.app.detail import DirectDetail, detail_enabled
         from sam2_studio.app.rendering import stack_fields, stack_of
 
-        wanted = set(objects) if args.detail else set()
+        wanted = set(objects or object_ids(doc, None)) if args.detail else set()
         asked = [o.name for o in doc.objects if detail_enabled(o) and o.id not in wanted]
         if asked and not args.detail:
             ctx.stderr.write(f"note: {', '.join(asked)}: the detail pass is on in the project; "
                              "add --detail to run it (it needs a model)\n")
         for o in doc.objects:  # in memory only: the project file is not written
-            stack = stack_of(o)
-            if stack.refine.detail != (o.id in wanted):
+            if detail_enabled(o) != (o.id in wanted):
+                stack = stack_of(o)
                 refine = replace(stack.refine, detail=o.id in wanted)
                 doc.update_object(o.id, **stack_fields(stack.with_refine(refine)))
         if not args.detail:
