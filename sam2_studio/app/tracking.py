@@ -265,6 +265,8 @@ class Tracker:
             if event.info.random_weights:
                 self.notices.emit(Notice("warning", f"Developer mode, {event.info.label}: the masks do "
                                          "not come from a trained model."))
+            if event.info.precision_notice:
+                self.notices.emit(Notice("warning", f"Precision: {event.info.precision_notice}."))
         elif isinstance(event, ModelFailed):
             self.state.loading = None
             self.state.model_error = event.message
