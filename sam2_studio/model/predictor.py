@@ -123,5 +123,5 @@ class ImagePredictor:
             scores=out.ious[0].float().cpu().numpy(),
             logits=low[0].clamp(-LOGIT_CLAMP, LOGIT_CLAMP).cpu().numpy(),
             object_score=float(out.object_score[0, 0]),
-            full_logits=full[0].cpu().numpy() if full_logits else None,
+            full_logits=full[0].float().cpu().numpy() if full_logits else None,
         )
