@@ -60,6 +60,9 @@ class MatteOutput:
     start: int = 1
     premultiplied: bool = False
     objects: tuple[str, ...] = ()  # names or ids; empty: every object
+    exr_compression: str = "zip"  # exr-layers / cryptomatte (the command line's defaults)
+    exr_float: bool = False
+    exr_rgb: bool = False
 
 
 @dataclass(frozen=True)

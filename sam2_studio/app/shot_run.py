@@ -202,8 +202,8 @@ def _opened(shot: Shot) -> Iterator[tuple[Any, Any, dict[int, Any]]]:
 def _write_outputs(shot: Shot, doc: Any, frames: Any, has_audio: bool, ctx: ShotReporter,
                    stop: Callable[[], bool]) -> list[tuple[str, Path]] | None:
     """The shot's outputs in the order ``segment`` writes them; None when stopped."""
-    from sam2_studio.app.export_command import (MATTE_BASENAME, object_ids, prepare_folder,
-                                                write_mattes, write_video)
+    from sam2_studio.app.export_command import (LAYERED_BASENAMES, MATTE_BASENAME, object_ids,
+                                                prepare_folder, write_mattes, write_video)
     from sam2_studio.media import MatteFormat
     from sam2_studio.media.naming import SequenceNaming
     from sam2_studio.project import save
@@ -221,7 +221,7 @@ def _write_outputs(shot: Shot, doc: Any, frames: Any, has_audio: bool, ctx: Shot
         result = write_mattes(doc, frames, folder, m, ctx, stop, ids)
         if result.cancelled:
             return None
-        if MatteFormat(m.matte_format).is_sequence:
+        if m.matte_format in LAYERED_BASENAMES or MatteFormat(m.matte_format).is_sequence:
             for pattern in result.paths:
                 naming = SequenceNaming.parse(pattern)
                 written += [("matte", naming.path(m.start + i)) for i in range(n)]

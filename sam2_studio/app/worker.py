@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sam2_studio.app.command_queue import CommandQueue
+from sam2_studio.app.detail import DetailRefined, RefineDetail, refine_detail
 from sam2_studio.app.model_source import LoadedModel, ModelInfo, ModelSource
 from sam2_studio.engine import FrameResult, FrameSource
 from sam2_studio.engine.errors import OutOfDeviceMemory, is_out_of_memory
@@ -131,7 +132,7 @@ class Prefetch:
 
 
 Command = (LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | Propagate | MeasureSpeed
-           | Prefetch)
+           | Prefetch | RefineDetail)  # RefineDetail: the detail pass of one object-frame (app/detail.py)
 
 # Answered between two frames of a propagation (a prefetch there is dropped).
 BETWEEN_FRAMES = (SetPrompts, RemoveObject, Prefetch)
@@ -213,7 +214,7 @@ class Idle:
 
 
 Event = (ModelLoaded | ModelFailed | PromptAnswered | PropagationStarted | FramePropagated
-         | PropagationEnded | StaleChanged | CommandFailed | SpeedMeasured | Idle)
+         | PropagationEnded | StaleChanged | CommandFailed | SpeedMeasured | Idle | DetailRefined)
 EventSink = Callable[[Event], None]
 
 _STOP = object()
@@ -444,6 +445,8 @@ class ModelWorker:
             self._emit(SpeedMeasured(command.request, seconds))
         elif isinstance(command, Prefetch):
             self._prefetch(command)
+        elif isinstance(command, RefineDetail):
+            self._emit(refine_detail(self.model, command))
 
     def _load(self, source: ModelSource) -> None:
         try:

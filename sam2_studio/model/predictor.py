@@ -23,6 +23,7 @@ class Prediction:
     scores: np.ndarray  # (M,) predicted IoU
     logits: np.ndarray  # (M, S/4, S/4) float32, clamped to +-32
     object_score: float  # > 0: the model thinks the object is present
+    full_logits: np.ndarray | None = None  # (M, H, W) float32, unclamped: only when asked for
 
     @property
     def best(self) -> int:
@@ -88,10 +89,13 @@ class ImagePredictor:
         box=None,  # noqa: ANN001 - (x0, y0, x1, y1) in image pixels
         mask_input: np.ndarray | None = None,
         multimask: bool = True,
+        full_logits: bool = False,
     ) -> Prediction:
         """Masks for a prompt. ``multimask`` gives three candidates for ambiguous prompts;
         without it one mask is returned: the single-mask output when it is stable, else
-        the best candidate (the official choice).
+        the best candidate (the official choice). ``full_logits`` also returns the logits at
+        the image's resolution, unclamped (the masks are where they are > 0): what a
+        caller needs to blend or soften an edge.
         """
         if self._features is None or self._size is None:
             raise RuntimeError("call set_image() before predict()")
@@ -119,4 +123,5 @@ class ImagePredictor:
             scores=out.ious[0].float().cpu().numpy(),
             logits=low[0].clamp(-LOGIT_CLAMP, LOGIT_CLAMP).cpu().numpy(),
             object_score=float(out.object_score[0, 0]),
+            full_logits=full[0].float().cpu().numpy() if full_logits else None,
         )

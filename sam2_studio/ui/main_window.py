@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessage
 
 from sam2_studio import __version__
 from sam2_studio.app.clip import Clip
+from sam2_studio.app.detail import DetailService
 from sam2_studio.app.model_source import CheckpointFile, ModelSource, default_source
 from sam2_studio.app.settings import Settings, load_settings, save_settings
 from sam2_studio.app.tracking import Notice, Tracker, TrackerState
@@ -76,7 +77,9 @@ class MainWindow(QMainWindow):
 
         # the model worker and the tracker between it and the document
         self._worker_relay = MainThreadRelay(self)
-        self.worker = ModelWorker(self._worker_relay)
+        # detail passes run on the worker too; their answers are taken in on its thread
+        self.detail = DetailService(lambda command: self.worker.submit(command))
+        self.worker = ModelWorker(self._on_worker_event)
         self.tracker = Tracker(self.worker)
         self._worker_relay.delivered.connect(self.tracker.handle)
         self.tracker.changed.connect(self._on_tracker)
@@ -90,7 +93,8 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar(self.ctx, self.playback, self.actions)
         self.timeline = Timeline(self.ctx)
         self.objects_panel = ObjectsPanel(self.ctx, self.actions)
-        self.picture = PictureController(self.ctx, self.viewer, self)
+        self.picture = PictureController(self.ctx, self.viewer, self, detail=self.detail)
+        self._worker_relay.delivered.connect(self.picture.on_worker_event)
         self.edit = EditController(self.ctx, self.viewer, self.tracker, self)
         self.status = StatusBar(self.actions)
         self.setStatusBar(self.status)
@@ -108,6 +112,12 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self.ctx.set_tool(Tool.BRUSH)
         self._update_actions()
+
+    def _on_worker_event(self, event: object) -> None:
+        """On the worker's thread: the detail service first (an export may be waiting for
+        it), then everything goes to the GUI thread."""
+        self.detail.on_worker_event(event)
+        self._worker_relay(event)
 
     # == building ================================================================================
     def _make_effects_panel(self) -> QWidget:
@@ -578,7 +588,7 @@ class MainWindow(QMainWindow):
         from sam2_studio.ui.export_dialog import ExportDialog
 
         self.playback.stop()
-        dialog = ExportDialog(self, self.doc, self.ctx.clip, self.ctx.frame)
+        dialog = ExportDialog(self, self.doc, self.ctx.clip, self.ctx.frame, detail=self.detail)
         dialog.open()
         self._export_dialog = dialog
 
