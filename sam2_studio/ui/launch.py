@@ -11,12 +11,8 @@ APP_NAME = "SAM2 Studio"
 
 
 def launch(path: str | None = None) -> int:
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ) and not os.environ.get("QT_QPA_PLATFORM"):
-        print("sam2-studio: no display found; run it on a desktop, or see `sam2-studio --help`.",
-              file=sys.stderr)
-        return 1
+    """Run the editor until its window closes. ``sam2_studio.main`` has checked first that
+    Qt can open a window here (``app/platform_check.py``)."""
     logging.basicConfig(level=os.environ.get("SAM2_STUDIO_LOG", "WARNING").upper(),
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     from PySide6.QtCore import QTimer
