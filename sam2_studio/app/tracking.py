@@ -59,6 +59,9 @@ class Notice:
     path: str | None = None
 
 
+RANDOM_WEIGHTS_NOTICE = "Developer mode: random weights, so the masks mean nothing."
+
+
 @dataclass
 class _Pending:
     request: int
@@ -263,8 +266,8 @@ class Tracker:
             self.state.model, self.state.loading, self.state.model_error = event.info, None, None
             self.resync()
             if event.info.random_weights:
-                self.notices.emit(Notice("warning", f"Developer mode, {event.info.label}: the masks do "
-                                         "not come from a trained model."))
+                # short: the orange badge beside it already names the variant and device
+                self.notices.emit(Notice("warning", RANDOM_WEIGHTS_NOTICE))
         elif isinstance(event, ModelFailed):
             self.state.loading = None
             self.state.model_error = event.message
