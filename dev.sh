@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 # dev.py finds a Python 3.11+ for the venv itself; any python3 can start it.
 for py in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
-    if [ -n "$py" ] && command -v "$py" >/dev/null 2>&1; then
+    # (run it: a pyenv shim exists for versions that are not selected)
+    if [ -n "$py" ] && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' >/dev/null 2>&1; then
         exec "$py" dev.py "$@"
     fi
 done
-echo "dev.sh: no python3 found: install Python 3.11 or newer" >&2
+echo "dev.sh: no working python3 found: install Python 3.11 or newer" >&2
 exit 1
