@@ -1,5 +1,5 @@
 """Starts the Qt application and the editor: theme, main window, recovery offer, the file
-given on the command line, and the model."""
+given on the command line (or by the system, on macOS), and the model."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def launch(path: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from sam2_studio.app.recovery import pending_recoveries
+    from sam2_studio.ui.file_open import FileOpenRelay
     from sam2_studio.ui.main_window import MainWindow
     from sam2_studio.ui.resources import app_icon_path
     from sam2_studio.ui.theme import apply_theme
@@ -33,6 +34,7 @@ def launch(path: str | None = None) -> int:
         app.setWindowIcon(QIcon(str(app_icon_path())))
     apply_theme(app)
     window = MainWindow()
+    app.installEventFilter(FileOpenRelay(window.open_path, app))  # macOS: a double-clicked file
     window.show()
 
     def start() -> None:
