@@ -327,6 +327,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"dev.py: {exc}", file=sys.stderr)
         return 1
     if cmd == "setup":
+        print(f"dev.py: set up: {python}")
         return 0
     if cmd == "test":
         environ.setdefault("QT_QPA_PLATFORM", "offscreen")
