@@ -83,6 +83,12 @@ class SegmentCommand:
                        help="memory of past frames: SAM 2's (default), or the distractor-aware "
                             "memory of SAM2.1++ (better where similar objects cross)")
         m.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best present)")
+        m.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
+                       help="compute precision (default: bf16 on CUDA, fp16 on Apple GPUs, fp32 on "
+                            "the CPU); a device that lacks it falls back, with a notice")
+        m.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                       help="torch.compile the image encoder and memory attention (default: on "
+                            "CUDA with Triton; compiling takes a minute, then tracking is faster)")
 
     # -- checks ------------------------------------------------------------------------------
     @staticmethod
@@ -111,23 +117,24 @@ class SegmentCommand:
         from sam2_studio.app.model_source import CheckpointFile, RandomWeights, default_source
         from sam2_studio.app.models import ModelError
 
+        how = {"precision": args.precision, "compile": args.compile}
         if args.random_weights:
             return RandomWeights(variant=args.model or "sam2.1_hiera_tiny",
                                  image_size=args.image_size or DEFAULT_RANDOM_SIZE,
-                                 device=args.device, policy=args.memory)
+                                 device=args.device, policy=args.memory, **how)
         size = args.image_size or 1024
         if args.checkpoint is not None:
             return CheckpointFile(args.checkpoint.expanduser().absolute(), None, args.device,
-                                  args.memory, size)
+                                  args.memory, size, **how)
         manager = ctx.model_manager()
         if args.model:
             return CheckpointFile(manager.path_for(args.model), args.model, args.device,
-                                  args.memory, size)
+                                  args.memory, size, **how)
         source = default_source(None, manager, args.device)  # honours the developer switch
         if source is None:
             raise ModelError("no model is installed: run `sam2-studio models download "
                              "sam2.1_hiera_tiny`, or give --checkpoint PATH")
-        changes: dict[str, Any] = {"policy": args.memory}
+        changes: dict[str, Any] = {"policy": args.memory, **how}
         if args.image_size:
             changes["image_size"] = args.image_size
         return dataclasses.replace(source, **changes)  # type: ignore[type-var]
@@ -175,6 +182,8 @@ class SegmentCommand:
             note = loaded.info.note  # a stand-in says what it is
             ctx.stderr.write((f"WARNING: {note}" if note else RANDOM_WARNING) + "\n")
         ctx.stderr.write(f"model: {loaded.info.label}\n")
+        if loaded.info.precision_notice:
+            ctx.stderr.write(f"note: {loaded.info.precision_notice}\n")
         return loaded
 
     def _segment(self, args: argparse.Namespace, ctx: CliContext, doc: Document,

@@ -24,6 +24,8 @@ class Settings:
     recent_files: list[str] = field(default_factory=list)
     model_variant: str | None = None
     device: str | None = None  # None: the best present
+    precision: str | None = None  # "fp32", "bf16", "fp16"; None: the device's (bf16 CUDA, fp16 MPS, fp32 CPU)
+    compile: bool | None = None  # torch.compile; None: on CUDA with Triton only
     overlay_opacity: float = 0.5
     show_outlines: bool = True
     brush_radius: float = 12.0

@@ -268,6 +268,8 @@ class Tracker:
             if event.info.random_weights:
                 # short: the orange badge beside it already names the variant and device
                 self.notices.emit(Notice("warning", RANDOM_WEIGHTS_NOTICE))
+            if event.info.precision_notice:
+                self.notices.emit(Notice("warning", f"Precision: {event.info.precision_notice}."))
         elif isinstance(event, ModelFailed):
             self.state.loading = None
             self.state.model_error = event.message

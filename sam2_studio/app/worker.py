@@ -25,6 +25,7 @@ import numpy as np
 
 from sam2_studio.app.model_source import LoadedModel, ModelInfo, ModelSource
 from sam2_studio.engine import FrameResult, FrameSource
+from sam2_studio.engine.errors import OutOfDeviceMemory, is_out_of_memory
 from sam2_studio.errors import StudioError
 
 log = logging.getLogger(__name__)
@@ -203,11 +204,6 @@ def lower_thread_priority(step: int = WORKER_NICENESS) -> bool:
         return True
     except (OSError, AttributeError):
         return False
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text
 
 
 def release_device_memory() -> None:
@@ -423,7 +419,10 @@ class ModelWorker:
                 if self._cancelled(c.request):
                     break
         except Exception as exc:  # noqa: BLE001 - the session stays usable: report and go on
-            if is_out_of_memory(exc):
+            if isinstance(exc, OutOfDeviceMemory):  # names the frame, the request and what to try
+                release_device_memory()
+                error = str(exc)
+            elif is_out_of_memory(exc):
                 release_device_memory()
                 error = ("the model ran out of memory while tracking. Close other programs using "
                          "the GPU, choose a smaller model, or switch to the CPU in Models…")

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .device import inference_context
 from .image_encoder import ImageFeatures
 from .prompt_encoder import LABEL_BOX_BR, LABEL_BOX_TL
 from .sam2_model import Sam2Model
@@ -72,7 +71,7 @@ class ImagePredictor:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         m = self.model
-        with inference_context(m.device):
+        with m.inference():
             feats = m.encode_image(m.preprocess(image))
             feats.embedding = m.without_memory(feats.embedding)
         self._features = feats
@@ -111,7 +110,7 @@ class ImagePredictor:
             mask_t = torch.as_tensor(np.asarray(mask_input, dtype=np.float32), device=dev)
             mask_t = mask_t.reshape(1, 1, *mask_t.shape[-2:])
         f = self._features
-        with inference_context(dev):
+        with m.inference():
             out = m.decode(f.embedding, f.high_res, pts, lab, mask_t, multimask=multimask, gate_absent=False)
             low = out.multi_masks.float()
             full = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)

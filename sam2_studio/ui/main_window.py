@@ -358,7 +358,8 @@ class MainWindow(QMainWindow):
 
     def load_default_model(self, variant: str | None = None) -> None:
         try:
-            source = default_source(variant or self.settings.model_variant, self.model_manager(), self.settings.device)
+            source = default_source(variant or self.settings.model_variant, self.model_manager(), self.settings.device,
+                                    self.settings.precision, self.settings.compile)
         except Exception as exc:  # noqa: BLE001 - a broken registry must not stop the editor
             log.exception("no default model")
             self._message(f"The model list could not be read: {exc}")
@@ -380,6 +381,8 @@ class MainWindow(QMainWindow):
     def _model_chosen(self, source: ModelSource, variant: str | None, device: str | None) -> None:
         self.settings.model_variant = variant
         self.settings.device = device
+        self.settings.precision = getattr(source, "precision", None)
+        self.settings.compile = getattr(source, "compile", None)
         self.load_model(source)
 
     # == editing =================================================================================

@@ -34,6 +34,12 @@ INTRO = (
     "brush, apply effects and export.</p>")
 
 
+PRECISION_CHOICES: list[tuple[str, str | None]] = [
+    ("Automatic", None), ("fp32 (exact)", "fp32"), ("bf16 (NVIDIA GPUs, recent CPUs)", "bf16"),
+    ("fp16 (Apple GPUs)", "fp16")]
+COMPILE_CHOICES: list[tuple[str, bool | None]] = [("Automatic", None), ("On", True), ("Off", False)]
+
+
 def available_devices() -> list[tuple[str, str | None]]:
     """(label, device) pairs for the device menu; None picks the best present."""
     from sam2_studio.model import choose_device, describe
@@ -103,6 +109,26 @@ class ModelDialog(QDialog):
             if dev == settings.device:
                 self.device.setCurrentIndex(self.device.count() - 1)
         form.addRow("Device:", self.device)
+        self.precision = QComboBox()
+        self.precision.setObjectName("PrecisionCombo")
+        self.precision.setToolTip("Arithmetic precision. Automatic: bf16 on NVIDIA GPUs (as the official "
+                                  "model), fp16 on Apple GPUs, fp32 on the CPU. A device that lacks the "
+                                  "choice falls back and says so in the status bar.")
+        for label, value in PRECISION_CHOICES:
+            self.precision.addItem(label, value)
+            if value == settings.precision:
+                self.precision.setCurrentIndex(self.precision.count() - 1)
+        form.addRow("Precision:", self.precision)
+        self.compile = QComboBox()
+        self.compile.setObjectName("CompileCombo")
+        self.compile.setToolTip("torch.compile the image encoder and memory attention: tracking runs faster "
+                                "after about a minute of compiling when the model loads. Automatic: on for "
+                                "NVIDIA GPUs, off elsewhere.")
+        for label, value in COMPILE_CHOICES:
+            self.compile.addItem(label, value)
+            if value == settings.compile:
+                self.compile.setCurrentIndex(self.compile.count() - 1)
+        form.addRow("Compile:", self.compile)
         self.folder = QLabel(f"<span style='color:#9aa0a8'>{html.escape(str(getattr(manager, 'root', '')))}</span>")
         self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Models folder:", self.folder)
@@ -201,12 +227,16 @@ class ModelDialog(QDialog):
     def _device(self) -> str | None:
         return self.device.currentData()
 
+    def _checkpoint(self, path: Path, variant: str | None) -> CheckpointFile:
+        return CheckpointFile(path, variant, self._device(), precision=self.precision.currentData(),
+                              compile=self.compile.currentData())
+
     def use_selected(self) -> None:
         variant = self.selected_variant()
         path = self._installed(variant)
         if path is None:
             return
-        self._choose(CheckpointFile(path, variant, self._device()), variant)
+        self._choose(self._checkpoint(path, variant), variant)
 
     def _choose(self, source: ModelSource, variant: str | None) -> None:
         self.chosen.emit(source, variant, self._device())
@@ -228,7 +258,7 @@ class ModelDialog(QDialog):
         finally:
             self.unsetCursor()
         self.refresh()
-        self._choose(CheckpointFile(model.path, model.variant, self._device()), model.variant)
+        self._choose(self._checkpoint(model.path, model.variant), model.variant)
         return True
 
     # -- downloading -------------------------------------------------------------------------------

@@ -211,7 +211,13 @@ def test_random_weights_say_so(tmp_path, car):
              "--device", "cpu", "--out", tmp_path / "one.s2s"])
     assert r.code == 0, r.err
     assert "RANDOM WEIGHTS" in r.err and "MEANINGLESS" in r.err
+    assert "threads (fp32)" in r.err  # the precision is always named
     assert load(tmp_path / "one.s2s").model_variant is None
+    r = cli(["segment", video, "--prompts", prompts, "--random-weights", "--image-size", "128",
+             "--device", "cpu", "--precision", "bf16", "--out", tmp_path / "two.s2s"])
+    assert r.code == 0, r.err
+    # bf16 where this CPU has bf16 units, else fp32 and a note saying why
+    assert "threads (bf16)" in r.err or ("threads (fp32)" in r.err and "no native bf16" in r.err), r.err
 
 
 @pytest.mark.parametrize("content, message", [

@@ -161,6 +161,36 @@ def test_the_real_engine_with_random_weights(worker, events):
     assert not [e for e in events.seen if isinstance(e, CommandFailed)]
 
 
+def test_out_of_gpu_memory_in_the_real_engine_names_the_frame_and_keeps_the_rest(worker, events):
+    """Injected into the real engine: the frames before it arrive, the message says which
+    frame, how much was asked for and what to try, and the next run goes on."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    frames = [(rng.random((96, 128, 3)) * 255).astype(np.uint8) for _ in range(5)]
+    start(worker, events, RandomWeights(image_size=128), ArrayFrames(frames))
+    model = worker.model.model
+    attention, seen = model.memory_attention.forward, {"calls": 0}
+
+    def failing(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        seen["calls"] += 1
+        if seen["calls"] == 3:  # frames 1, 2 pass; frame 3 runs out of memory
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 512.00 MiB.")
+        return attention(*args, **kw)
+
+    model.memory_attention.forward = failing
+    worker.submit(SetPrompts(worker.next_request(), 1, 0, points=np.array([[35.0, 45.0]]), labels=np.array([1])))
+    events.wait_for(PromptAnswered)
+    worker.submit(Propagate(worker.next_request(), 0, "forward"))
+    ended = events.wait_for(PropagationEnded, timeout=120)
+    assert [e.frame for e in events.seen if isinstance(e, FramePropagated)] == [0, 1, 2]
+    assert "frame 3" in ended.error and "512.00 MiB" in ended.error and "smaller working resolution" in ended.error
+    del model.memory_attention.forward
+    worker.submit(Propagate(worker.next_request(), 3, "forward"))
+    ended = events.wait_for(PropagationEnded, timeout=120)
+    assert ended.error is None and ended.frames == 2
+
+
 def test_random_weights_switch():
     assert random_weights_from_env({}) is None
     assert random_weights_from_env({"SAM2_STUDIO_RANDOM_WEIGHTS": "0"}) is None
