@@ -245,6 +245,7 @@ def main() -> None:  # noqa: C901 - one script, sections in order
     ap.add_argument("--device", default="cuda", help="cpu: a dry run of the script's code paths")
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--skip-compile", action="store_true")
+    ap.add_argument("--only-compile", action="store_true", help="just the torch.compile section (tiny)")
     args = ap.parse_args()
     if args.print_wheels:
         print_wheels()
@@ -299,57 +300,58 @@ def main() -> None:  # noqa: C901 - one script, sections in order
         return ours, ref
 
     # -- checks first: cheap, and they say whether the figures below mean anything --------------
-    with section(report, "Checks (tiny)"):
-        from sam2_studio.engine.postprocess import fill_holes, fill_holes_on_device
+    if not args.only_compile:
+        with section(report, "Checks (tiny)"):
+            from sam2_studio.engine.postprocess import fill_holes, fill_holes_on_device
 
-        g = torch.Generator().manual_seed(0)
-        logits = torch.randn(4, 1, 256, 256, generator=g) + 1.0
-        same = torch.equal(fill_holes_on_device(logits.to(DEVICE), 8).cpu(), fill_holes(logits, 8))
-        report(f"- hole filling on the device equals OpenCV's: {same}")
-        ours, ref = build_pair("sam2.1_hiera_tiny")
-        if ref is not None:
-            ours32 = build_model("sam2.1_hiera_tiny", SIZE, device=DEVICE, precision="fp32")
-            copy_weights(ref, ours32)
-            from sam2_studio.engine import VideoSession
-            from sam2_studio.engine.postprocess import to_video_resolution
+            g = torch.Generator().manual_seed(0)
+            logits = torch.randn(4, 1, 256, 256, generator=g) + 1.0
+            same = torch.equal(fill_holes_on_device(logits.to(DEVICE), 8).cpu(), fill_holes(logits, 8))
+            report(f"- hole filling on the device equals OpenCV's: {same}")
+            ours, ref = build_pair("sam2.1_hiera_tiny")
+            if ref is not None:
+                ours32 = build_model("sam2.1_hiera_tiny", SIZE, device=DEVICE, precision="fp32")
+                copy_weights(ref, ours32)
+                from sam2_studio.engine import VideoSession
+                from sam2_studio.engine.postprocess import to_video_resolution
 
-            short = frames[:10]
-            tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-            for allow in (False, True):  # exact fp32 first, then torch's default (TF32 convolutions)
+                short = frames[:10]
+                tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+                for allow in (False, True):  # exact fp32 first, then torch's default (TF32 convolutions)
+                    if DEVICE == "cuda":
+                        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allow
+                    images = torch.cat([ours32.preprocess(f) for f in short])
+                    with reference_frames(images), torch.inference_mode():
+                        state = ref.init_state("synthetic")
+                        ref.add_new_points_or_box(state, 0, 1, points=clicks(1)[0][1], labels=[1])
+                        expected = {f: lg for f, _, lg in ref.propagate_in_video(state)}
+                    s = VideoSession(ours32, Frames(short))
+                    s.add_points(0, 1, clicks(1)[0][1], [1])
+                    diffs = []
+                    for r in s.propagate():
+                        got = to_video_resolution(r.logits[1], VIDEO).float()
+                        e = expected[r.frame][:1].float()
+                        diffs.append(((got - e).abs().max() / (1 + e.abs().max())).item())
+                    report(f"- fp32 parity with the reference (TF32 {'on' if allow else 'off'}), max relative logit "
+                           f"difference per frame: " + " ".join(f"{d:.1e}" for d in diffs))
                 if DEVICE == "cuda":
-                    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allow
-                images = torch.cat([ours32.preprocess(f) for f in short])
-                with reference_frames(images), torch.inference_mode():
-                    state = ref.init_state("synthetic")
-                    ref.add_new_points_or_box(state, 0, 1, points=clicks(1)[0][1], labels=[1])
-                    expected = {f: lg for f, _, lg in ref.propagate_in_video(state)}
-                s = VideoSession(ours32, Frames(short))
-                s.add_points(0, 1, clicks(1)[0][1], [1])
-                diffs = []
-                for r in s.propagate():
-                    got = to_video_resolution(r.logits[1], VIDEO).float()
-                    e = expected[r.frame][:1].float()
-                    diffs.append(((got - e).abs().max() / (1 + e.abs().max())).item())
-                report(f"- fp32 parity with the reference (TF32 {'on' if allow else 'off'}), max relative logit "
-                       f"difference per frame: " + " ".join(f"{d:.1e}" for d in diffs))
+                    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+                del ours32
+            one = run_ours_batched(ours, frames[:30], batch=False)
+            both = run_ours_batched(ours, frames[:30], batch=True)
+            lo, mean = iou_stats(one, both)
+            report(f"- 3 objects batched vs one by one (bf16, 30 frames): min IoU {lo:.4f}, mean {mean:.4f}, "
+                   f"identical masks {sum(np.array_equal(one[k], both[k]) for k in one)}/{len(one)}")
             if DEVICE == "cuda":
-                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
-            del ours32
-        one = run_ours_batched(ours, frames[:30], batch=False)
-        both = run_ours_batched(ours, frames[:30], batch=True)
-        lo, mean = iou_stats(one, both)
-        report(f"- 3 objects batched vs one by one (bf16, 30 frames): min IoU {lo:.4f}, mean {mean:.4f}, "
-               f"identical masks {sum(np.array_equal(one[k], both[k]) for k in one)}/{len(one)}")
-        if DEVICE == "cuda":
-            report(f"- host synchronisations in the model step: {count_syncs(ours, frames[:20])}")
-        models["sam2.1_hiera_tiny"] = (ours, ref)
+                report(f"- host synchronisations in the model step: {count_syncs(ours, frames[:20])}")
+            models["sam2.1_hiera_tiny"] = (ours, ref)
 
     # -- speed, eager ------------------------------------------------------------------------------
     header = ("| model | objects | ours, CUDA graphs | ours, no graphs | reference | ours / ref (graphs, no graphs) "
               "| peak MB ours / ref | IoU vs ref min / mean |")
     rows.append(header)
     rows.append("|---|---|---|---|---|---|---|---|")
-    for variant in variants:
+    for variant in [] if args.only_compile else variants:
         if left() < 60:
             report(f"\n(skipped {variant}: time budget)")
             continue
@@ -377,7 +379,7 @@ def main() -> None:  # noqa: C901 - one script, sections in order
     report("\n" + "\n".join(rows))
 
     # -- the engine's own time (stub model) ------------------------------------------------------
-    if left() > 40:
+    if left() > 40 and not args.only_compile:
         with section(report, "Engine overhead, stub model, 1080p (bench/overhead.py)"):
             sys.path.insert(0, str(ROOT / "bench"))
             from overhead import measure, stub_arithmetic
@@ -390,7 +392,7 @@ def main() -> None:  # noqa: C901 - one script, sections in order
                        f"results thread {r['results_thread_ms_per_frame']:.2f} ms, loader {r['loader_thread_ms_per_frame']:.2f} ms CPU a frame)")
 
     # -- memory over a long clip -----------------------------------------------------------------
-    if left() > 60:
+    if left() > 60 and not args.only_compile:
         with section(report, f"GPU memory over {args.long} tracked frames (tiny, 2 objects, eager)"):
             from sam2_studio.engine import VideoSession
 
@@ -416,7 +418,7 @@ def main() -> None:  # noqa: C901 - one script, sections in order
 
     # -- where the time goes: stage by stage, ours vs the reference (bench/model.py) -------------
     for variant in ("sam2.1_hiera_tiny", "sam2.1_hiera_large"):
-        if left() < 150 or DEVICE != "cuda" or not have_ref:
+        if left() < 150 or DEVICE != "cuda" or not have_ref or args.only_compile:
             break
         with section(report, f"Stages, {variant}, bf16 (bench/model.py)"):
             import subprocess
@@ -426,9 +428,10 @@ def main() -> None:  # noqa: C901 - one script, sections in order
             report("```\n" + out.stdout[-3000:] + out.stderr[-1500:] + "```")
 
     # -- compiled --------------------------------------------------------------------------------
-    compiled_rows = ["| model | objects | ours compiled frames/s | compile + warm-up s | peak MB |", "|---|---|---|---|---|"]
+    compiled_rows = ["| model | objects | ours compiled frames/s (CUDA graphs too) | compile + warm-up s | peak MB "
+                     "| IoU vs eager min / mean |", "|---|---|---|---|---|---|"]
     for variant in [] if args.skip_compile else variants[:1]:
-        if left() < 170:
+        if left() < (40 if args.only_compile else 170):
             report(f"\n(skipped compiling {variant}: time budget)")
             continue
         with section(report, f"{variant}, torch.compile (image encoder + memory attention)"):
@@ -443,10 +446,12 @@ def main() -> None:  # noqa: C901 - one script, sections in order
             warm_up(ours, objects=3)
             spent = time.perf_counter() - t
             report(f"- compiled graphs {dict(counters['stats'])}, graph breaks {dict(counters['graph_break'])}")
+            eager, _ = build_pair(variant)
             for k in (1, 3):
                 run_ours(ours, frames[:12], k, 12)
                 mine = run_ours(ours, frames, k, len(frames))
-                row = f"| {variant} | {k} | {mine.fps:.1f} | {spent:.0f} | {mine.peak_mb:.0f} |"
+                lo, mean = iou_stats(mine.masks, run_ours(eager, frames, k, len(frames)).masks)
+                row = f"| {variant} | {k} | {mine.fps:.1f} | {spent:.0f} | {mine.peak_mb:.0f} | {lo:.4f} / {mean:.4f} |"
                 compiled_rows.append(row)
                 report(row)
             del ours

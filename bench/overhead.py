@@ -45,6 +45,9 @@ def stub_arithmetic(model: Sam2Model) -> Sam2Model:
         b = max([1] + [mem.features.shape[0] for mem in spatial] + [p.pointer.shape[0] for p in pointers])
         return features.embedding.expand(b, -1, -1, -1)
 
+    def attend_memory(features, memory, memory_pos, num_ptr_tokens):  # noqa: ANN001, ANN202, ARG001
+        return features.embedding.expand(memory.shape[0], -1, -1, -1)
+
     def decode(embedding, high_res, points=None, labels=None, mask_logits=None, multimask=False, gate_absent=True):  # noqa: ANN001, ANN202, ARG001
         b = embedding.shape[0]
         if b not in heads:
@@ -59,6 +62,7 @@ def stub_arithmetic(model: Sam2Model) -> Sam2Model:
 
     model.encode_image = lambda images: feats
     model.condition_on_memory = condition_on_memory
+    model.attend_memory = attend_memory
     model.decode = decode
     model.encode_memory = encode_memory
     return model

@@ -14,8 +14,9 @@ Matte files are named after their object: ``DIR/<object>_matte.<number>.png`` (o
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sam2_studio.app.exits import EXIT_INTERRUPTED, EXIT_OK, InputError, UsageError
 from sam2_studio.app.interrupt import StopRequest
@@ -23,12 +24,22 @@ from sam2_studio.app.interrupt import StopRequest
 if TYPE_CHECKING:
     from sam2_studio.app.cli import CliContext
     from sam2_studio.app.export import ExportResult, ExportSettings
+    from sam2_studio.app.progress import ProgressContext
     from sam2_studio.project import Document
 
 # What the command line offers (app.export knows more, e.g. for the editor's dialog).
 MATTE_FORMATS = ("png8", "png16", "exr", "prores4444", "ffv1", "png8_rgba", "png16_rgba", "exr_rgba")
 VIDEO_CODEC_BY_SUFFIX = {".mp4": "h264", ".mov": "prores", ".mkv": "ffv1"}
 MATTE_BASENAME = "matte"
+
+
+class MatteOptions(Protocol):
+    """How mattes are written: the command line's ``--format``/``--start``/
+    ``--premultiplied``, or a batch shot's."""
+
+    matte_format: str
+    start: int
+    premultiplied: bool
 
 
 def add_matte_options(parser: argparse.ArgumentParser) -> None:
@@ -51,15 +62,15 @@ def check_matte_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--start is a file number ≥ 0 (0, 1 or 1001, usually), got {args.start}")
 
 
-def prepare_folder(folder: Path) -> Path:
+def prepare_folder(folder: Path, option: str = "--mattes") -> Path:
     """``--mattes DIR``: made if needed, before any long work."""
     folder = folder.expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise UsageError(f"--mattes {folder}: this is a file, not a folder") from None
+        raise UsageError(f"{option} {folder}: this is a file, not a folder") from None
     except OSError as exc:
-        raise UsageError(f"--mattes {folder}: the folder cannot be made "
+        raise UsageError(f"{option} {folder}: the folder cannot be made "
                          f"({exc.strerror or exc})") from None
     return folder
 
@@ -70,7 +81,8 @@ def check_output_file(path: Path, option: str) -> None:
         raise UsageError(f"{option} {path}: the folder {folder} does not exist")
 
 
-def object_ids(doc: Document, wanted: list[str] | None) -> tuple[int, ...]:
+def object_ids(doc: Document, wanted: list[str] | None,
+               option: str = "--objects") -> tuple[int, ...]:
     """``--objects`` as ids (given as ids or names); default: every visible object."""
     if not wanted:
         ids = tuple(o.id for o in doc.objects if o.visible)
@@ -88,12 +100,28 @@ def object_ids(doc: Document, wanted: list[str] | None) -> tuple[int, ...]:
             out.append(int(w))
         else:
             names = ", ".join(f"{o.id} {o.name!r}" for o in doc.objects) or "none"
-            raise UsageError(f"--objects: the project has no object {w!r} (objects: {names})")
+            raise UsageError(f"{option}: the project has no object {w!r} (objects: {names})")
     return tuple(dict.fromkeys(out))
 
 
-def write_mattes(doc: Document, reader: Any, folder: Path, args: argparse.Namespace,
-                 ctx: CliContext, stop: StopRequest,
+def video_codec_for(path: Path, codec: str | None, option: str = "--video") -> str:
+    """The codec of a video output: asked for, or implied by the file's suffix; the two
+    must agree."""
+    from sam2_studio.app.export import VIDEO_CODECS
+
+    suffix = path.suffix.lower()
+    codec = codec or VIDEO_CODEC_BY_SUFFIX.get(suffix)
+    if codec is None:
+        raise UsageError(f"{option} {path}: name a .mp4, .mov or .mkv file")
+    wanted = VIDEO_CODECS[codec][1]
+    if suffix != wanted:
+        raise UsageError(f"{option} {path}: the codec {codec} writes {wanted} files; name the "
+                         f"output {path.with_suffix(wanted).name}")
+    return codec
+
+
+def write_mattes(doc: Document, reader: Any, folder: Path, args: MatteOptions,
+                 ctx: ProgressContext, stop: Callable[[], bool],
                  objects: tuple[int, ...] | None = None) -> ExportResult:
     """One matte per object into ``folder`` (see the module docstring for the names)."""
     from sam2_studio.app.export import ExportKind, ExportSettings, slug
@@ -118,8 +146,20 @@ def write_mattes(doc: Document, reader: Any, folder: Path, args: argparse.Namesp
     return _run(doc, reader, settings, ctx, stop, "mattes")
 
 
-def _run(doc: Document, reader: Any, settings: ExportSettings, ctx: CliContext,
-         stop: StopRequest, label: str, **kw: Any) -> ExportResult:
+def write_video(doc: Document, reader: Any, path: Path, codec: str, ctx: ProgressContext,
+                stop: Callable[[], bool], *, crf: int = 18, audio: bool = True,
+                effects: bool = True, has_audio: bool = False) -> ExportResult:
+    """Every frame with the effects of every visible object, the source's fps and audio."""
+    from sam2_studio.app.export import ExportKind, ExportSettings
+
+    settings = ExportSettings(ExportKind.VIDEO, path, 0, doc.video.frame_count - 1,
+                              video_codec=codec, crf=crf, audio=audio)
+    return _run(doc, reader, settings, ctx, stop, "video",
+                audio_path=doc.video.path if has_audio else None, effects=effects)
+
+
+def _run(doc: Document, reader: Any, settings: ExportSettings, ctx: ProgressContext,
+         stop: Callable[[], bool], label: str, **kw: Any) -> ExportResult:
     from sam2_studio.app.export import run_export
 
     total = settings.last - settings.first + 1
@@ -198,16 +238,7 @@ class ExportCommand:
 
     @staticmethod
     def _video_codec(args: argparse.Namespace) -> str:
-        from sam2_studio.app.export import VIDEO_CODECS
-
-        suffix = args.video.suffix.lower()
-        codec = args.codec or VIDEO_CODEC_BY_SUFFIX.get(suffix)
-        if codec is None:
-            raise UsageError(f"--video {args.video}: name a .mp4, .mov or .mkv file")
-        wanted = VIDEO_CODECS[codec][1]
-        if suffix != wanted:
-            raise UsageError(f"--codec {codec} writes {wanted} files; name the output "
-                             f"{args.video.with_suffix(wanted).name}")
+        codec = video_codec_for(args.video, args.codec)
         check_output_file(args.video, "--video")
         return codec
 
@@ -234,12 +265,9 @@ class ExportCommand:
                 done.append(f"mattes: {', '.join(str(p) for p in result.paths)}  "
                             f"({describe(result)})")
             if args.video:
-                settings = ExportSettings(ExportKind.VIDEO, args.video, 0, last,
-                                          video_codec=codec or "h264", crf=args.crf,
-                                          audio=not args.no_audio)
-                result = _run(doc, reader, settings, ctx, stop, "video",
-                              audio_path=doc.video.path if has_audio else None,
-                              effects=not args.no_effects)
+                result = write_video(doc, reader, args.video, codec or "h264", ctx, stop,
+                                     crf=args.crf, audio=not args.no_audio,
+                                     effects=not args.no_effects, has_audio=has_audio)
                 if result.cancelled:
                     return self._interrupted(ctx, "the video", done)
                 audio = "with the source's audio" if has_audio and not args.no_audio else "no audio"

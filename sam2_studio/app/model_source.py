@@ -37,15 +37,22 @@ class ModelInfo:
     precision: str = "fp32"  # "fp32", "bf16" or "fp16"
     precision_notice: str | None = None  # why the precision is not the one asked for
     compiled: bool = False  # torch.compile on the image encoder and memory attention
+    engine: str = ""  # on a CPU: "OpenVINO fp32", "torch fp32"
+    notice: str | None = None  # for the user: an engine fallback, a first-use conversion
+
+    @property
+    def where(self) -> str:
+        """Device, precision and engine: 'CPU, 2 threads (fp32) · OpenVINO'."""
+        device = f"{self.device}, compiled" if self.compiled else self.device
+        return f"{device} · {self.engine.split()[0]}" if self.engine else device
 
     @property
     def label(self) -> str:
-        device = f"{self.device}, compiled" if self.compiled else self.device
         if self.note:
-            return f"{self.note} · {device}"
+            return f"{self.note} · {self.where}"
         if self.random_weights:
-            return f"RANDOM WEIGHTS ({self.variant} @ {self.image_size}px, developer mode) · {device}"
-        return f"{self.variant} · {device}"
+            return f"RANDOM WEIGHTS ({self.variant} @ {self.image_size}px, developer mode) · {self.where}"
+        return f"{self.variant} · {resolution_label(self.image_size)} · {self.where}"
 
 
 @dataclass
@@ -74,13 +81,30 @@ def _video_session(policy: str) -> Callable[[Any, FrameSource], TrackingSession]
     return make
 
 
+def resolution_label(image_size: int) -> str:
+    from sam2_studio.project.resolution import describe_size
+
+    return describe_size(image_size)
+
+
+def _engine(model: Any, cpu_engine: str, precision: str) -> tuple[str, str | None]:
+    """Put the model on its CPU engine; the engine's label and a notice (CPU only)."""
+    if model.device.type != "cpu":
+        return "", None
+    from sam2_studio.app.cpu_engine import prepare_cpu_engine
+
+    report = prepare_cpu_engine(model, cpu_engine, precision if precision in ("fp32", "bf16") else "fp32")
+    return report.label, report.notice
+
+
 def _device(preferred: str | None) -> Any:
     from sam2_studio.model import choose_device
 
     return choose_device(preferred or os.environ.get(DEVICE_ENV) or None)
 
 
-def _ready(model: Any, variant: str, compile_: bool | None, random_weights: bool, path: str | None) -> ModelInfo:
+def _ready(model: Any, variant: str, compile_: bool | None, random_weights: bool, path: str | None,
+           cpu_engine: str = "auto") -> ModelInfo:
     """Compile if asked (or by default on CUDA), warm up, and say what was loaded."""
     from sam2_studio.model import describe
     from sam2_studio.model.compile import compile_by_default, compile_model, warm_up
@@ -90,13 +114,19 @@ def _ready(model: Any, variant: str, compile_: bool | None, random_weights: bool
         compile_model(model)
         warm_up(model)
     p = model.precision
+    # On a CPU the heavy parts go to the CPU engine (OpenVINO unless told otherwise), in the
+    # precision the policy chose; a compiled model stays as torch.compile made it.
+    engine, notice = ("", None) if compiled else _engine(model, cpu_engine, p.name)
     return ModelInfo(variant, describe(model.device, p), random_weights, path, model.image_size,
-                     precision=p.name, precision_notice=p.notice, compiled=compiled)
+                     precision=p.name, precision_notice=p.notice, compiled=compiled,
+                     engine=engine, notice=notice)
 
 
 @dataclass(frozen=True)
 class CheckpointFile:
     """An official SAM 2 / 2.1 checkpoint on disk (see ``app.models.ModelManager``)."""
+
+    follows_resolution = True  # loaded at the project's working resolution (app.resolution)
 
     path: Path
     variant: str | None = None
@@ -105,6 +135,7 @@ class CheckpointFile:
     image_size: int = 1024  # the official input size; smaller is faster and coarser
     precision: str | None = None  # "fp32", "bf16", "fp16"; None: the device's (model/precision.py)
     compile: bool | None = None  # torch.compile; None: on CUDA with Triton only
+    cpu_engine: str = "auto"  # on a CPU: "auto" (OpenVINO where installed), "torch", "openvino"
 
     @property
     def description(self) -> str:
@@ -115,7 +146,8 @@ class CheckpointFile:
 
         device = _device(self.device)
         model = load_checkpoint(self.path, self.variant, device, self.image_size, self.precision)
-        info = _ready(model, self.variant or model.config.name, self.compile, False, str(self.path))
+        info = _ready(model, self.variant or model.config.name, self.compile, False, str(self.path),
+                      self.cpu_engine)
         return LoadedModel(info, model, _video_session(self.policy))
 
 
@@ -135,6 +167,7 @@ class RandomWeights:
     policy: str = DEFAULT_POLICY
     precision: str | None = None
     compile: bool | None = None
+    cpu_engine: str = "torch"  # developer mode stays on torch unless asked (conversions cost)
 
     @property
     def description(self) -> str:
@@ -149,7 +182,7 @@ class RandomWeights:
         torch.manual_seed(self.seed)
         model = build_model(self.variant, self.image_size, device=device, precision=self.precision)
         _make_informative(model, self.seed)
-        info = _ready(model, self.variant, self.compile, True, None)
+        info = _ready(model, self.variant, self.compile, True, None, self.cpu_engine)
         return LoadedModel(info, model, _video_session(self.policy))
 
 

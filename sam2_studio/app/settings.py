@@ -30,8 +30,15 @@ class Settings:
     show_outlines: bool = True
     brush_radius: float = 12.0
     autosave_interval_s: float = 30.0
+    cpu_engine: str = "auto"  # "auto" (OpenVINO where installed), "torch" or "openvino"
+    speed_figures: dict = field(default_factory=dict)  # machine key -> {resolution: s a frame}
+    offer_draft: bool = True  # offer Draft at the first tracking of a clip on a CPU
     window_geometry: str | None = None  # hex of Qt's saveGeometry()
     window_state: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cpu_engine not in ("auto", "torch", "openvino"):
+            self.cpu_engine = "auto"
 
     def add_recent(self, path: str | Path) -> None:
         p = str(Path(path).absolute())

@@ -23,13 +23,15 @@ from typing import Any, Literal
 import numpy as np
 
 from sam2_studio.app.model_source import ModelInfo, ModelSource
+from sam2_studio.app.resolution import at_resolution, follows_resolution, merge_ranges, resolution_of
 from sam2_studio.app.worker import (CloseSession, CommandFailed, Event, FramePropagated, Idle,
-                                    LoadModel, ModelFailed, ModelLoaded, ModelWorker, OpenFrames,
-                                    PromptAnswered, Propagate, PropagationEnded,
+                                    LoadModel, MeasureSpeed, ModelFailed, ModelLoaded, ModelWorker,
+                                    OpenFrames, PromptAnswered, Propagate, PropagationEnded,
                                     PropagationStarted, RemoveObject, SetPrompts, SetRange,
-                                    StaleChanged)
+                                    SpeedMeasured, StaleChanged)
 from sam2_studio.project import (BoxPrompt, BrushStroke, Document, ObjectEvent, PointPrompt,
                                  ProjectError, PromptsEvent, Signal)
+from sam2_studio.project.resolution import describe
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class Run:
     frame: int | None = None
     written: int = 0
     frames: set[int] = field(default_factory=set)  # distinct frames visited ("both" visits the start twice)
+    tracked: dict[int, set[int]] = field(default_factory=dict)  # object -> frames the model wrote
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,9 @@ class TrackerState:
     loading: str | None = None  # what is being loaded, while it loads
     model_error: str | None = None
     run: Run | None = None
-    stale: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    stale: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # edits' and resolution's
     busy: bool = False  # the worker is computing (a prompt answer or a run)
+    session_stale: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # the engine's
 
 
 def prompt_command(doc: Document, obj: int, frame: int, request: int) -> SetPrompts:
@@ -115,6 +119,8 @@ class Tracker:
         self.changed: Signal[TrackerState] = Signal("tracker")
         self.notices: Signal[Notice] = Signal("notices")
         self.frame_written: Signal[int] = Signal("frame written")  # a propagated frame landed
+        self.speed_measured: Signal[dict[str, float]] = Signal("speed measured")
+        self._resynced = False  # prompts already sent to the session a pending load makes
         self._pending: dict[tuple[int, int], _Pending] = {}
         self._answering = 0
         self._fresh: list[_Pending] = []
@@ -129,6 +135,9 @@ class Tracker:
         return self.state.model is not None
 
     def load_model(self, source: ModelSource) -> None:
+        """Load ``source``; a checkpoint runs at the document's working resolution."""
+        if self.doc is not None:
+            source = at_resolution(source, self.doc.working_resolution)
         self._source = source
         self.state.loading = source.description
         self.state.model_error = None
@@ -146,12 +155,15 @@ class Tracker:
         self._disconnect = []
         self._pending.clear()
         self.state.stale = {}
+        self.state.session_stale = {}
         self.doc = doc
         if doc is None:
             self.worker.submit(CloseSession())
             self._notify()
             return
         fr = doc.frame_range
+        if self._source is not None and at_resolution(self._source, doc.working_resolution) != self._source:
+            self.load_model(self._source)  # this project works at another resolution
         self.worker.submit(OpenFrames(frames, (fr.first, fr.last)))
         self._disconnect = [
             doc.events.prompts.connect(self._on_prompts),
@@ -227,6 +239,27 @@ class Tracker:
         if name == "frame_range" and self.doc is not None:
             fr = self.doc.frame_range
             self.worker.submit(SetRange(fr.first, fr.last))
+        elif name == "working_resolution" and self.doc is not None:
+            self._resolution_changed()
+
+    def _resolution_changed(self) -> None:
+        """Reload the model at the project's new input size; say what became stale."""
+        doc = self.doc
+        assert doc is not None
+        self.cancel()
+        if follows_resolution(self._source):
+            self.load_model(self._source)  # type: ignore[arg-type]  # a new session: nothing tracked
+            # The prompts go now, ahead of any propagation the user asks for next.
+            self.resync()
+            self._resynced = True
+        stale = doc.resolution_stale()
+        frames = sum(b - a + 1 for ranges in stale.values() for a, b in ranges)
+        text = f"Working resolution: {describe(doc.working_resolution)}."
+        if frames:
+            text += (f" {frames} tracked frames of {len(stale)} object(s) were made at another "
+                     "resolution: they are marked stale until you track again.")
+        self.notices.emit(Notice("info", text))
+        self._notify()
 
     # -- propagation -------------------------------------------------------------------------
     def propagate(self, direction: str = "forward", start: int | None = None,
@@ -240,6 +273,10 @@ class Tracker:
         self._notify()
         return request
 
+    def measure_speed(self, resolutions: tuple[str, ...]) -> None:
+        """Time a frame at each resolution on the loaded model; ``speed_measured`` answers."""
+        self.worker.submit(MeasureSpeed(self.worker.next_request(), resolutions))
+
     def cancel(self) -> None:
         """Esc: stop the run at its next frame (what is tracked so far stays)."""
         self.worker.cancel()
@@ -250,9 +287,33 @@ class Tracker:
 
     def _finish_run(self, event: PropagationEnded | None) -> None:
         if self._group_open and self.doc is not None:
+            self._record_resolution()
             self._group_open = False
             self.doc.history.end_group()
         self.state.run = None
+
+    def _record_resolution(self) -> None:
+        """Note, in the run's undo step, at which resolution each object's frames were
+        tracked; a track left mixed is said out loud (its other frames show as stale)."""
+        doc, run = self.doc, self.state.run
+        if doc is None or run is None or not run.tracked:
+            return
+        name = resolution_of(self.state.model.image_size if self.state.model else None, doc.working_resolution)
+        for obj_id, frames in run.tracked.items():
+            try:
+                obj = doc.object(obj_id)
+            except ProjectError:
+                continue
+            after = obj.tracked_at.with_frames(name, frames)
+            if after == obj.tracked_at or obj.locked:
+                continue
+            doc.update_object(obj_id, tracked_at=after)
+            if after.mixed:
+                others = after.count() - after.count(name)
+                self.notices.emit(Notice(
+                    "warning", f"{obj.name} is now tracked partly at {describe(name)} and partly "
+                    f"at another resolution ({others} frames, marked stale): track it through the "
+                    "whole clip (Ctrl+T) to make it one."))
 
     # -- events from the worker (GUI thread) -------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -264,7 +325,11 @@ class Tracker:
     def _handle(self, event: Event) -> None:
         if isinstance(event, ModelLoaded):
             self.state.model, self.state.loading, self.state.model_error = event.info, None, None
-            self.resync()
+            if not self._resynced:
+                self.resync()
+            self._resynced = False
+            if event.info.notice:
+                self.notices.emit(Notice("info", f"CPU engine: {event.info.notice}."))
             if event.info.random_weights:
                 # short: the orange badge beside it already names the variant and device
                 self.notices.emit(Notice("warning", RANDOM_WEIGHTS_NOTICE))
@@ -300,8 +365,10 @@ class Tracker:
                                          "what was tracked is kept."))
             else:
                 self.notices.emit(Notice("info", f"Tracked {frames} frames."))
+        elif isinstance(event, SpeedMeasured):
+            self.speed_measured.emit(event.seconds)
         elif isinstance(event, StaleChanged):
-            self.state.stale = {k: v for k, v in event.ranges.items() if v}
+            self.state.session_stale = {k: v for k, v in event.ranges.items() if v}
         elif isinstance(event, CommandFailed):
             if event.command == "Propagate" and self.state.run is not None:
                 self._finish_run(None)
@@ -346,10 +413,14 @@ class Tracker:
         masks = {(obj, event.frame): m for obj, m in event.masks.items() if obj in editable}
         if masks:
             doc.set_masks(masks, label=DIRECTION_LABELS.get(run.direction, "Track"))
+            for obj, frame in masks:
+                run.tracked.setdefault(obj, set()).add(frame)
             run.written += 1
             self.frame_written.emit(event.frame)
 
     def _notify(self) -> None:
+        own = self.doc.resolution_stale() if self.doc is not None else {}
+        self.state.stale = merge_ranges(self.state.session_stale, own)
         self.changed.emit(self.state)
 
     def close(self) -> None:

@@ -107,7 +107,16 @@ class Propagate:
     only_stale: bool = False
 
 
-Command = LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | Propagate
+@dataclass(frozen=True)
+class MeasureSpeed:
+    """Time one frame's heavy part at each working resolution on the loaded model
+    (``app.resolution.measure_frame_seconds``)."""
+
+    request: int
+    resolutions: tuple[str, ...]
+
+
+Command = LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | Propagate | MeasureSpeed
 
 
 # == events ================================================================================
@@ -175,12 +184,18 @@ class CommandFailed:
 
 
 @dataclass(frozen=True)
+class SpeedMeasured:
+    request: int
+    seconds: dict[str, float]  # resolution name -> seconds a frame; empty without a model
+
+
+@dataclass(frozen=True)
 class Idle:
     """The queue ran dry: nothing is computing."""
 
 
 Event = (ModelLoaded | ModelFailed | PromptAnswered | PropagationStarted | FramePropagated
-         | PropagationEnded | StaleChanged | CommandFailed | Idle)
+         | PropagationEnded | StaleChanged | CommandFailed | SpeedMeasured | Idle)
 EventSink = Callable[[Event], None]
 
 _STOP = object()
@@ -352,6 +367,11 @@ class ModelWorker:
             self._prompt(command)
         elif isinstance(command, Propagate):
             self._propagate(command)
+        elif isinstance(command, MeasureSpeed):
+            from sam2_studio.app.resolution import measure_frame_seconds
+
+            seconds = measure_frame_seconds(self.model.model, command.resolutions) if self.model else {}
+            self._emit(SpeedMeasured(command.request, seconds))
 
     def _load(self, source: ModelSource) -> None:
         try:

@@ -22,7 +22,7 @@ def compile_by_default(device: torch.device) -> bool:
     return device.type == "cuda" and importlib.util.find_spec("triton") is not None
 
 
-def compile_model(model: Sam2Model, mode: str | None = None) -> Sam2Model:
+def compile_model(model: Sam2Model, mode: str | None = None, backend: str = "inductor") -> Sam2Model:
     """Compile ``model``'s image encoder and memory attention in place (state-dict names and
     the model's methods unchanged). The first call of each compiles: :func:`warm_up` pays
     that cost up front."""
@@ -30,10 +30,10 @@ def compile_model(model: Sam2Model, mode: str | None = None) -> Sam2Model:
 
     torch._dynamo.config.suppress_errors = True  # a failed compilation runs eagerly instead
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 16)
-    model.image_encoder.compile(dynamic=False, mode=mode)
+    model.image_encoder.compile(dynamic=False, mode=mode, backend=backend)
     # Automatic dynamic shapes: compiled for the first bank, recompiled once with the lengths
     # that vary (memory length, batch) left symbolic; the query grid stays fixed.
-    model.memory_attention.compile(dynamic=None, mode=mode)
+    model.memory_attention.compile(dynamic=None, mode=mode, backend=backend)
     model.compiled = True
     return model
 

@@ -43,7 +43,7 @@ def _residual(branch: torch.Tensor, stream: torch.Tensor) -> torch.Tensor:
     """``stream + branch``. In place into the branch's fresh output when both have one dtype
     (autograd-safe: addition keeps no inputs; one large allocation less); under autocast the
     branch is bf16 and the residual stream stays in fp32, as the official model keeps it."""
-    if branch.dtype == torch.result_type(branch, stream):
+    if branch.dtype == torch.promote_types(branch.dtype, stream.dtype):
         return branch.add_(stream)
     return stream + branch
 

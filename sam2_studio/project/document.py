@@ -27,6 +27,8 @@ from sam2_studio.project.masks import EncodedMask
 from sam2_studio.project.objects import (PALETTE, Color, Opaque, TrackedObject, check_name,
                                          parse_color)
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
+from sam2_studio.project.resolution import (DEFAULT_RESOLUTION, NAMES, Ranges, TrackedAt,
+                                            check_resolution)
 from sam2_studio.project.video import VideoInfo, check_same_video
 
 _UNSET: Any = object()
@@ -55,7 +57,8 @@ class Document:
         self._objects: dict[int, TrackedObject] = {}
         self._prompts: dict[int, dict[int, tuple[Prompt, ...]]] = {}
         self._masks: dict[int, dict[int, EncodedMask]] = {}
-        self._settings: dict[str, Any] = {"frame_range": None, "model_variant": None}
+        self._settings: dict[str, Any] = {"frame_range": None, "model_variant": None,
+                                          "working_resolution": DEFAULT_RESOLUTION}
         self._next_object_id = 1
         self._next_prompt_id = 1
 
@@ -105,6 +108,20 @@ class Document:
         return self._settings["model_variant"]
 
     @property
+    def working_resolution(self) -> str:
+        """The model's input size for this project: "full" (1024), "balanced" or "draft"."""
+        return self._settings["working_resolution"]
+
+    def resolution_stale(self) -> dict[int, Ranges]:
+        """Per object, the tracked frames made at another resolution than the project's."""
+        out = {}
+        for obj in self._objects.values():
+            ranges = obj.tracked_at.other_than(self.working_resolution)
+            if ranges:
+                out[obj.id] = ranges
+        return out
+
+    @property
     def dirty(self) -> bool:
         return self.history.dirty
 
@@ -147,7 +164,7 @@ class Document:
 
     def update_object(self, object_id: int, *, name: str = _UNSET, color: Color | str = _UNSET,
                       visible: bool = _UNSET, locked: bool = _UNSET, effects: Any = _UNSET,
-                      refinement: Any = _UNSET) -> TrackedObject:
+                      refinement: Any = _UNSET, tracked_at: TrackedAt = _UNSET) -> TrackedObject:
         """Change any of the object's properties as one step. ``effects`` and ``refinement``
         are JSON data owned by the effects layer."""
         before = self.object(object_id)
@@ -164,6 +181,10 @@ class Document:
             changes["effects"] = self._checked(Opaque.of, effects)
         if refinement is not _UNSET:
             changes["refinement"] = self._checked(Opaque.of, refinement)
+        if tracked_at is not _UNSET:
+            if not isinstance(tracked_at, TrackedAt):
+                raise ProjectError(f"not a record of tracked resolutions: {tracked_at!r}")
+            changes["tracked_at"] = tracked_at
         after = replace(before, **changes)
         if after != before:
             self.history.execute(ChangeObject(before, after, label=_change_label(before, changes)))
@@ -263,6 +284,12 @@ class Document:
         if variant is not None and (not isinstance(variant, str) or not variant.strip()):
             raise ProjectError(f"not a model variant: {variant!r}")
         self._set_setting("model_variant", variant, "Choose model")
+
+    def set_working_resolution(self, name: str) -> None:
+        """Change the model's input size for this project. Frames tracked at another size are
+        then stale (``resolution_stale``) until tracked again; nothing is recomputed here."""
+        name = self._checked(check_resolution, name)
+        self._set_setting("working_resolution", name, f"Working resolution: {NAMES[name]}")
 
     def relink_video(self, path: str | Path) -> None:
         """Point the project at its video's new place; refuses another video
@@ -402,6 +429,7 @@ def _change_label(before: TrackedObject, changes: dict[str, Any]) -> str:
         "locked": f"{'Lock' if value else 'Unlock'} {before.name}",
         "effects": f"Change effects of {before.name}",
         "refinement": f"Change refinement of {before.name}",
+        "tracked_at": f"Track {before.name}",
     }[key]
 
 

@@ -23,6 +23,7 @@ from sam2_studio.project.errors import ProjectError, unreadable
 from sam2_studio.project.masks import CODECS, DEFAULT_CODEC, EncodedMask
 from sam2_studio.project.objects import Opaque, TrackedObject, check_name, color_hex, parse_color
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
+from sam2_studio.project.resolution import DEFAULT_RESOLUTION, TrackedAt, check_resolution
 from sam2_studio.project.video import VideoInfo, relative_video_path
 
 FORMAT_NAME = "sam2-studio-project"
@@ -65,6 +66,7 @@ def snapshot(doc: Document) -> Snapshot:
             "id": obj.id, "name": obj.name, "color": color_hex(obj.color),
             "visible": obj.visible, "locked": obj.locked,
             "effects": obj.effects.value, "refinement": obj.refinement.value,
+            "tracked_at": obj.tracked_at.to_json(),
             "prompts": [{"frame": f, "items": [_prompt_json(p) for p in doc.prompts(obj.id, f)]}
                         for f in doc.prompt_frames(obj.id)],
             "masks": {"blob": blob if index else None, "frames": index},
@@ -80,6 +82,7 @@ def snapshot(doc: Document) -> Snapshot:
             "file_size": v.file_size, "content_hash": v.content_hash,
         },
         "model_variant": doc.model_variant,
+        "working_resolution": doc.working_resolution,
         "frame_range": [fr.first, fr.last] if fr else None,
         "mask_codec": DEFAULT_CODEC,
         "next_object_id": first_free_object,
@@ -240,7 +243,8 @@ def _build(m: dict[str, Any], z: zipfile.ZipFile) -> Document:
                 id=_get(o, "id", int, where), name=check_name(_get(o, "name", str, where)),
                 color=parse_color(_get(o, "color", str, where)),
                 visible=_get(o, "visible", bool, where), locked=_get(o, "locked", bool, where),
-                effects=Opaque.of(o.get("effects", [])), refinement=Opaque.of(o.get("refinement")))
+                effects=Opaque.of(o.get("effects", [])), refinement=Opaque.of(o.get("refinement")),
+                tracked_at=TrackedAt.from_json(o.get("tracked_at") or {}, video.frame_count))
         except ValueError as exc:
             raise _Damaged(where, str(exc)) from None
         if obj.id < 1 or obj.id in doc._objects:
@@ -268,6 +272,11 @@ def _build(m: dict[str, Any], z: zipfile.ZipFile) -> Document:
             raise _Damaged("frame_range", f"not an in/out range of this video: {fr}")
         doc._settings["frame_range"] = FrameRange(fr[0], fr[1])
     doc._settings["model_variant"] = _get(m, "model_variant", str, "manifest", optional=True)
+    resolution = _get(m, "working_resolution", str, "manifest", optional=True) or DEFAULT_RESOLUTION
+    try:
+        doc._settings["working_resolution"] = check_resolution(resolution)
+    except ValueError as exc:
+        raise _Damaged("working_resolution", str(exc)) from None
     doc._next_object_id = max(_get(m, "next_object_id", int, "manifest"),
                               max(doc._objects, default=0) + 1)
     doc._next_prompt_id = max(_get(m, "next_prompt_id", int, "manifest"), max_prompt_id + 1)

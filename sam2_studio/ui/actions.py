@@ -79,6 +79,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _a("track_fwd", "Track &Forward", "Track", "T", "Track every prompted object forward from this frame, up to the out point", "mdi6.arrow-right-bold"),
     _a("track_back", "Track &Backward", "Track", "Shift+T", "Track every prompted object backward from this frame, down to the in point", "mdi6.arrow-left-bold"),
     _a("track_both", "Track Both &Ways", "Track", "Ctrl+T", "Track forward, then backward, from this frame", "mdi6.arrow-left-right-bold"),
+    _a("resolution_full", "Working Resolution: &Full (1024)", "Track", "Alt+1",
+       "The model's own input size: the finest masks, the slowest on a CPU", checkable=True, group="resolution"),
+    _a("resolution_balanced", "Working Resolution: &Balanced (768)", "Track", "Alt+2",
+       "56% of Full's pixels: faster, a little coarser", checkable=True, group="resolution"),
+    _a("resolution_draft", "Working Resolution: &Draft (512)", "Track", "Alt+3",
+       "A quarter of Full's pixels: much faster, coarser masks; small objects may be lost", checkable=True, group="resolution"),
     # Object
     _a("add_object", "&New Object", "Object", "N", "Add an object to segment", "mdi6.plus"),
     _a("delete_object", "&Delete Object", "Object", "Shift+Delete", "Delete the active object with its masks", "mdi6.delete"),

@@ -9,6 +9,7 @@ the document.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessage
 
 from sam2_studio import __version__
 from sam2_studio.app.clip import Clip
-from sam2_studio.app.model_source import ModelSource, default_source
+from sam2_studio.app.model_source import CheckpointFile, ModelSource, default_source
 from sam2_studio.app.settings import Settings, load_settings, save_settings
 from sam2_studio.app.tracking import Notice, Tracker, TrackerState
 from sam2_studio.app.worker import ModelWorker
@@ -34,6 +35,7 @@ from sam2_studio.ui.files import Files
 from sam2_studio.ui.objects_panel import ObjectsPanel
 from sam2_studio.ui.picture import PictureController
 from sam2_studio.ui.qt_bridge import MainThreadRelay
+from sam2_studio.ui.resolution import ResolutionControl
 from sam2_studio.ui.resources import app_icon_path
 from sam2_studio.ui.status_bar import StatusBar
 from sam2_studio.ui.timeline import Timeline
@@ -94,6 +96,8 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_menus()
         self._build_toolbar()
+        self.resolution = ResolutionControl(self, self.actions, self.tracker, self.settings, lambda: self.doc,
+                                            lambda d: self.track(d, offer=False), self._message)
         self._wire()
 
         self._autosave_timer = QTimer(self)
@@ -153,7 +157,7 @@ class MainWindow(QMainWindow):
             self.menus[name] = bar.addMenu(f"&{name}")
         separators_before = {"export", "quit", "clear_prompts", "shuttle_back", "step_back", "prev_key",
                              "home", "mark_in", "brush_smaller", "delete_object", "select_object_1",
-                             "show_overlay", "timeline_zoom_in", "about"}
+                             "show_overlay", "timeline_zoom_in", "about", "resolution_full"}
         for action_id, action in self.actions.items():
             spec = SPECS[action_id]
             menu = self.menus[spec.menu]
@@ -368,13 +372,17 @@ class MainWindow(QMainWindow):
             self.load_model(source)
 
     def load_model(self, source: ModelSource) -> None:
+        if isinstance(source, CheckpointFile):  # the CPU engine the user chose (Models…)
+            source = dataclasses.replace(source, cpu_engine=self.settings.cpu_engine)
         self.tracker.load_model(source)
 
     def model_dialog(self) -> None:
         from sam2_studio.ui.model_dialog import ModelDialog
 
-        dialog = ModelDialog(self, self.model_manager(), self.tracker.state, self.settings)
+        dialog = ModelDialog(self, self.model_manager(), self.tracker.state, self.settings,
+                             self.doc.working_resolution if self.doc is not None else None)
         dialog.chosen.connect(self._model_chosen)
+        dialog.resolutionChosen.connect(self.resolution.choose)
         dialog.open()
         self._model_dialog = dialog
 
@@ -409,7 +417,7 @@ class MainWindow(QMainWindow):
         self.playback.stop()
         self.ctx.set_frame(frame)
 
-    def track(self, direction: str) -> None:
+    def track(self, direction: str, offer: bool = True) -> None:
         if self.doc is None:
             return
         if not self.tracker.has_model:
@@ -424,6 +432,8 @@ class MainWindow(QMainWindow):
         self.edit.end_stroke()
         self._finish_edits()
         self.playback.stop()
+        if offer and self.resolution.track_or_offer(direction):
+            return  # the first tracking of a clip on a CPU offers Draft first
         self.tracker.propagate(direction, start=self.ctx.frame)
 
     def cancel(self) -> None:
@@ -537,6 +547,7 @@ class MainWindow(QMainWindow):
         has_obj = has_doc and self.ctx.active_object is not None
         a.enable(has_obj, "delete_object", "rename_object", "hide_object", "lock_object", "clear_prompts")
         a.enable(has_doc and not running and model, "track_fwd", "track_back", "track_both")
+        self.resolution.sync()
         a.enable(has_doc and not running and doc is not None and doc.history.can_undo, "undo")
         a.enable(has_doc and not running and doc is not None and doc.history.can_redo, "redo")
         # point and box stay clickable without a model: choosing them explains what is missing

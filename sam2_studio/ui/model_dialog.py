@@ -22,6 +22,8 @@ from sam2_studio.app.progress import format_bytes
 from sam2_studio.app.settings import Settings
 from sam2_studio.app.tracking import TrackerState
 from sam2_studio.errors import StudioError
+from sam2_studio.project.resolution import RESOLUTIONS
+from sam2_studio.project.resolution import describe as describe_resolution
 from sam2_studio.ui import dialogs
 from sam2_studio.ui.qt_bridge import MainThreadRelay
 
@@ -34,6 +36,26 @@ INTRO = (
     "brush, apply effects and export.</p>")
 
 
+def _combo(name: str, tip: str, items: list[tuple[str, Any]], current: Any) -> QComboBox:
+    box = QComboBox()
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    for label, data in items:
+        box.addItem(label, data)
+        if data == current:
+            box.setCurrentIndex(box.count() - 1)
+    return box
+
+
+def cpu_engine_choices() -> list[tuple[str, str]]:
+    """(label, engine) for the CPU engine menu (the precision is the Precision menu's)."""
+    from sam2_studio.model.openvino_engine import openvino_version
+
+    have = openvino_version() is not None
+    out = [("Automatic — " + ("OpenVINO" if have else "torch (OpenVINO is not installed)"), "auto"), ("torch", "torch")]
+    if have:
+        out.append(("OpenVINO", "openvino"))
+    return out
 PRECISION_CHOICES: list[tuple[str, str | None]] = [
     ("Automatic", None), ("fp32 (exact)", "fp32"), ("bf16 (NVIDIA GPUs, recent CPUs)", "bf16"),
     ("fp16 (Apple GPUs)", "fp16")]
@@ -61,8 +83,10 @@ def available_devices() -> list[tuple[str, str | None]]:
 
 class ModelDialog(QDialog):
     chosen = Signal(object, object, object)  # ModelSource, variant or None, device or None
+    resolutionChosen = Signal(str)  # the project's working resolution: "full", "balanced", "draft"
 
-    def __init__(self, parent: QWidget | None, manager: Any, state: TrackerState, settings: Settings) -> None:
+    def __init__(self, parent: QWidget | None, manager: Any, state: TrackerState, settings: Settings,
+                 resolution: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ModelDialog")
         self.setWindowTitle("Models")
@@ -101,33 +125,32 @@ class ModelDialog(QDialog):
         layout.addWidget(self.table, 1)
 
         form = QFormLayout()
-        self.device = QComboBox()
-        self.device.setObjectName("DeviceCombo")
-        self.device.setToolTip("Where the model runs. Automatic picks a GPU when there is one.")
-        for label, dev in available_devices():
-            self.device.addItem(label, dev)
-            if dev == settings.device:
-                self.device.setCurrentIndex(self.device.count() - 1)
+        self.device = _combo("DeviceCombo", "Where the model runs. Automatic picks a GPU when there is one.",
+                             [(label, dev) for label, dev in available_devices()], settings.device)
         form.addRow("Device:", self.device)
-        self.precision = QComboBox()
-        self.precision.setObjectName("PrecisionCombo")
-        self.precision.setToolTip("Arithmetic precision. Automatic: bf16 on NVIDIA GPUs (as the official "
-                                  "model), fp16 on Apple GPUs, fp32 on the CPU. A device that lacks the "
-                                  "choice falls back and says so in the status bar.")
-        for label, value in PRECISION_CHOICES:
-            self.precision.addItem(label, value)
-            if value == settings.precision:
-                self.precision.setCurrentIndex(self.precision.count() - 1)
+        self.engine = _combo(
+            "CpuEngineCombo", "What runs the model on a CPU. Automatic: OpenVINO where it is installed "
+            "(faster, same results), else torch. The first use of a model at a working resolution "
+            "converts it for OpenVINO once; later loads reuse it.",
+            cpu_engine_choices(), settings.cpu_engine)
+        form.addRow("CPU engine:", self.engine)
+        self.resolution = _combo(
+            "ResolutionCombo", "The project's working resolution: the model's input size. Draft and "
+            "Balanced are faster and coarser (small objects may be lost); masks always come out at "
+            "the video's size. Also in Track › Working Resolution.",
+            [(describe_resolution(name), name) for name in RESOLUTIONS], resolution)
+        self.resolution.setEnabled(resolution is not None)
+        self.resolution.activated.connect(lambda _i: self.resolutionChosen.emit(self.resolution.currentData()))
+        form.addRow("Working resolution:", self.resolution)
+        self.precision = _combo(
+            "PrecisionCombo", "Arithmetic precision. Automatic: bf16 on NVIDIA GPUs (as the official "
+            "model), fp16 on Apple GPUs, fp32 on the CPU. A device that lacks the choice falls back "
+            "and says so in the status bar.", PRECISION_CHOICES, settings.precision)
         form.addRow("Precision:", self.precision)
-        self.compile = QComboBox()
-        self.compile.setObjectName("CompileCombo")
-        self.compile.setToolTip("torch.compile the image encoder and memory attention: tracking runs faster "
-                                "after about a minute of compiling when the model loads. Automatic: on for "
-                                "NVIDIA GPUs, off elsewhere.")
-        for label, value in COMPILE_CHOICES:
-            self.compile.addItem(label, value)
-            if value == settings.compile:
-                self.compile.setCurrentIndex(self.compile.count() - 1)
+        self.compile = _combo(
+            "CompileCombo", "torch.compile the image encoder and memory attention: tracking runs faster "
+            "after about a minute of compiling when the model loads. Automatic: on for NVIDIA GPUs, "
+            "off elsewhere.", COMPILE_CHOICES, settings.compile)
         form.addRow("Compile:", self.compile)
         self.folder = QLabel(f"<span style='color:#9aa0a8'>{html.escape(str(getattr(manager, 'root', '')))}</span>")
         self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -239,6 +262,7 @@ class ModelDialog(QDialog):
         self._choose(self._checkpoint(path, variant), variant)
 
     def _choose(self, source: ModelSource, variant: str | None) -> None:
+        self.settings.cpu_engine = self.engine.currentData()
         self.chosen.emit(source, variant, self._device())
         self.accept()
 
