@@ -68,6 +68,9 @@ class Notice:
     path: str | None = None
 
 
+RANDOM_WEIGHTS_NOTICE = "Developer mode: random weights, so the masks mean nothing."
+
+
 @dataclass
 class _Pending:
     request: int
@@ -369,8 +372,8 @@ class Tracker:
             if event.info.notice:
                 self.notices.emit(Notice("info", f"CPU engine: {event.info.notice}."))
             if event.info.random_weights:
-                self.notices.emit(Notice("warning", f"Developer mode, {event.info.label}: the masks do "
-                                         "not come from a trained model."))
+                # short: the orange badge beside it already names the variant and device
+                self.notices.emit(Notice("warning", RANDOM_WEIGHTS_NOTICE))
             if event.info.precision_notice:
                 self.notices.emit(Notice("warning", f"Precision: {event.info.precision_notice}."))
         elif isinstance(event, ModelFailed):
