@@ -1,8 +1,10 @@
 """Propagation benchmark: ours vs the reference (sam2==1.1.0), and RSS over a long clip.
 
 1. speed: the same frames (DAVIS car-shadow) and random weights, one click on frame 0,
-   forward propagation; frames per second of each, per-frame time as the memory bank fills,
-   ratio ours / reference.
+   forward propagation, the reference and each of our CPU engines (torch, OpenVINO fp32,
+   OpenVINO bf16 where the CPU has it) stepped in turn frame by frame; frames per second
+   (wall and CPU), ratio to the reference, image encoder and memory attention per call, and
+   the largest logit difference from the reference.
 2. memory: ours over a long synthetic clip (default 2000 frames, small configuration),
    RSS sampled every 100 frames; growth after warm-up in MB per 1000 frames (goal <= 50).
    The reference on the same configuration over a shorter clip, for its slope.
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -60,8 +62,66 @@ def timed(iterator) -> tuple[list[float], list[float]]:  # noqa: ANN001
     return wall, cpu
 
 
+class Stopwatch:
+    """Wall and CPU seconds spent inside one module's forward (hooks: works on the
+    reference's modules and on our OpenVINO wrappers alike)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.wall = self.cpu = 0.0
+        self.calls = 0
+        module.register_forward_pre_hook(self._start)
+        module.register_forward_hook(self._stop)
+
+    def _start(self, *_a) -> None:  # noqa: ANN002
+        self._t, self._c = time.perf_counter(), time.process_time()
+
+    def _stop(self, *_a) -> None:  # noqa: ANN002
+        self.wall += time.perf_counter() - self._t
+        self.cpu += time.process_time() - self._c
+        self.calls += 1
+
+
+@dataclass
+class Contender:
+    name: str
+    frames: object  # an iterator of results
+    encoder: Stopwatch
+    memory: Stopwatch
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    logits: list[torch.Tensor] = field(default_factory=list)  # video-resolution logits, object 1
+
+    def step(self) -> bool:
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            r = next(self.frames)
+        except StopIteration:
+            return False
+        self.wall.append(time.perf_counter() - t)
+        self.cpu.append(time.process_time() - c)
+        self.logits.append(r[2][0:1].float() if isinstance(r, tuple) else r.logits.get(1))
+        return True
+
+
+def _ours(ref, args, frames, cache, engine: str, precision: str = "fp32"):  # noqa: ANN001, ANN202
+    from sam2_studio.model import openvino_engine
+
+    model = build_model(args.variant, args.size, "cpu")
+    copy_weights(ref, model)
+    if engine == "openvino":
+        report = openvino_engine.install(model, cache, precision)
+        assert report.engine == "openvino", report.notice
+        print(f"  OpenVINO {precision}: prepared in {report.prepared_s:.1f} s (conversion {report.converted_s:.1f} s)")
+    return model, VideoSession(model, ArrayFrames(frames))
+
+
 def speed(args: argparse.Namespace) -> None:
+    """The reference and our CPU engines (torch, OpenVINO fp32, OpenVINO bf16 where native),
+    stepped in turn frame by frame in one process, so each sees the same machine load."""
     import sam2.utils.misc
+
+    from sam2_studio.engine.postprocess import to_video_resolution
+    from sam2_studio.model.openvino_engine import native_bf16, openvino_version
 
     sam2.utils.misc.get_connected_components = connected_components_cpu  # hole filling on both sides
     frames = load_frames(args.frames)
@@ -69,37 +129,58 @@ def speed(args: argparse.Namespace) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = randomize_(build_reference(args.variant, args.size, video=True))
-    ours = build_model(args.variant, args.size, "cpu")
-    copy_weights(ref, ours)
-    session = VideoSession(ours, ArrayFrames(frames))
-    images = torch.cat([session.features.preprocess(i) for i in range(len(frames))])
+    cache = Path(tempfile.mkdtemp(prefix="ov-cache-"))
+    engines = [("torch", "fp32")]
+    if openvino_version() and not args.torch_only:
+        engines.append(("openvino", "fp32"))
+        if native_bf16():
+            engines.append(("openvino", "bf16"))
+    print(f"speed: {args.variant} at {args.size}, {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]}, "
+          f"{describe(torch.device('cpu'))}, OpenVINO {openvino_version()}")
+    ours = [(f"{e} {p}", *_ours(ref, args, frames, cache, e, p)) for e, p in engines]
+    images = torch.cat([ours[0][2].features.preprocess(i) for i in range(len(frames))])
     state = reference_session(ref, frames, images)
     click = [[frames[0].shape[1] * 0.5, frames[0].shape[0] * 0.6]]
-    print(f"speed: {args.variant} at {args.size}, {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]}, {describe(ours.device)}")
+    size = (frames[0].shape[1], frames[0].shape[0])
+    contenders = []
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")
-        t = time.perf_counter()
         ref.add_new_points_or_box(state, 0, 1, points=click, labels=[1])
-        ref_click = time.perf_counter() - t
-        ref_times, ref_cpu = timed(ref.propagate_in_video(state))
-    t = time.perf_counter()
-    session.add_points(0, 1, click, [1])
-    our_click = time.perf_counter() - t
-    our_times, our_cpu = timed(session.propagate())
-    # The first yielded frame is the prompted one (no model run): leave it out.
-    ours_t, ref_t = our_times[1:], ref_times[1:]
-    print(f"{'frame':>5} {'ours s':>8} {'ref s':>8} {'ratio':>6} {'ours cpu':>9} {'ref cpu':>8} {'ratio':>6}")
-    for i, (a, b, ca, cb) in enumerate(zip(ours_t, ref_t, our_cpu[1:], ref_cpu[1:]), start=1):
-        print(f"{i:5d} {a:8.2f} {b:8.2f} {a / b:6.2f} {ca:9.2f} {cb:8.2f} {ca / cb:6.2f}")
-    print(f"CPU seconds per frame: ours {sum(our_cpu[1:]) / len(ours_t):.2f}, reference {sum(ref_cpu[1:]) / len(ref_t):.2f}, "
-          f"ratio {sum(our_cpu[1:]) / sum(ref_cpu[1:]):.2f}")
-    fo, fr = len(ours_t) / sum(ours_t), len(ref_t) / sum(ref_t)
-    print(f"click on a new frame (encoder + decoder): ours {our_click:.2f} s, reference {ref_click:.2f} s")
-    print(f"propagation: ours {fo:.3f} frames/s, reference {fr:.3f} frames/s, speed-up {fo / fr:.2f}x")
-    full_o = statistics.median(ours_t[6:]) if len(ours_t) > 7 else float("nan")
-    full_r = statistics.median(ref_t[6:]) if len(ref_t) > 7 else float("nan")
-    print(f"per frame with a full bank (frames 7+): ours {full_o:.2f} s, reference {full_r:.2f} s")
-    del ref, state, session
+        contenders.append(Contender("reference", iter(ref.propagate_in_video(state)), Stopwatch(ref.image_encoder),
+                                    Stopwatch(ref.memory_attention)))
+        for name, model, session in ours:
+            session.add_points(0, 1, click, [1])
+            contenders.append(Contender(name, iter(session.propagate()), Stopwatch(model.image_encoder),
+                                        Stopwatch(model.memory_attention)))
+        for c in contenders:  # the prompted frame (no model run) and set-up costs: not counted
+            c.step()
+            c.wall.clear(), c.cpu.clear()
+            c.encoder.wall = c.encoder.cpu = c.memory.wall = c.memory.cpu = 0.0
+        while all([c.step() for c in contenders]):
+            pass
+    ref_c = contenders[0]
+    n = len(ref_c.wall)
+    fr, fr_cpu = n / sum(ref_c.wall), n / sum(ref_c.cpu)
+    print(f"\n{n} propagated frames each, interleaved frame by frame (the machine was shared: CPU time is the robust figure)")
+    print(f"{'engine':<16} {'frames/s':>9} {'x ref':>6} {'cpu s/frame':>12} {'x ref (cpu)':>12} "
+          f"{'encoder cpu s':>14} {'mem. attn cpu s':>16} {'max rel. diff':>14}")
+    for c in contenders:
+        fps, cpf = len(c.wall) / sum(c.wall), sum(c.cpu) / len(c.cpu)
+        diff = "—"
+        if c is not ref_c:
+            rel = []
+            for a, b in zip(ref_c.logits[1:], c.logits[1:]):
+                got = to_video_resolution(b, size).float()
+                rel.append(((a - got).abs().max() / (1 + a.abs().max())).item())
+            diff = f"{max(rel):.1e}"
+        print(f"{c.name:<16} {fps:9.3f} {fps / fr:6.2f} {cpf:12.2f} {(1 / cpf) / fr_cpu:12.2f} "
+              f"{c.encoder.cpu / max(c.encoder.calls, 1):14.2f} {c.memory.cpu / max(c.memory.calls, 1):16.2f} {diff:>14}")
+    print("(x ref: frames/s over the reference's; encoder and memory attention: CPU seconds per call, "
+          "wall in parentheses below)")
+    for c in contenders:
+        print(f"  {c.name:<16} encoder {c.encoder.wall / max(c.encoder.calls, 1):.2f} s wall x{c.encoder.calls}, "
+              f"memory attention {c.memory.wall / max(c.memory.calls, 1):.2f} s wall x{c.memory.calls}")
+    del ref, state, ours, contenders
     gc.collect()
 
 
@@ -195,6 +276,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--reference-frames", type=int, default=300)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--torch-only", action="store_true", help="leave the OpenVINO engines out")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
     args = ap.parse_args()

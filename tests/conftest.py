@@ -23,3 +23,9 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def data_dir(shared_dir: Path) -> Path:
     return shared_dir / "data"
+
+
+@pytest.fixture(scope="session")
+def openvino_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One OpenVINO conversion cache for the whole run: a model converted once is reused."""
+    return tmp_path_factory.mktemp("openvino-cache")

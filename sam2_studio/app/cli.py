@@ -4,8 +4,8 @@
 Each sub-command is a ``SubCommand`` in ``SUBCOMMANDS``: it adds its arguments to its own
 parser and runs with a ``CliContext`` (streams, the model manager), and shares the error
 handling, the exit codes and ``ProgressBar``. ``models``, ``info`` and ``recover`` live
-here; ``segment`` and ``export`` in modules of their own (``segment_command.py``,
-``export_command.py``). Every command imports what is heavy (torch, PyAV) only when it runs.
+here; ``segment``, ``export`` and ``batch`` in modules of their own (``segment_command.py``,
+``export_command.py``, ``batch_command.py``). Every command imports what is heavy (torch, PyAV) only when it runs.
 
 Exit codes (``exits.py``): 0 success; 2 bad usage or input (a bad file, an unknown model;
 the message on stderr, naming the file); 1 any other failure (network, disk); 130
@@ -306,11 +306,12 @@ class RecoverCommand:
 
 
 def _register_all() -> None:
+    from sam2_studio.app.batch_command import BatchCommand
     from sam2_studio.app.export_command import ExportCommand
     from sam2_studio.app.segment_command import SegmentCommand
 
-    for command in (SegmentCommand(), ExportCommand(), InfoCommand(), ModelsCommand(),
-                    RecoverCommand()):
+    for command in (SegmentCommand(), ExportCommand(), BatchCommand(), InfoCommand(),
+                    ModelsCommand(), RecoverCommand()):
         register(command)
 
 

@@ -9,6 +9,11 @@ export leaves no partial output behind (the writers remove it).
 Frame numbering: a matte sequence numbers its files from ``start_number`` (0, 1 or 1001)
 for the first exported frame, whatever the range: ``shot.1001.png`` is the in point when
 exporting the in/out range with start number 1001.
+
+Multi-layer EXR (``exr-layers``: a layer ``<object>.A`` per object) and Cryptomatte
+(``cryptomatte``) put every chosen object into one file per frame. Objects whose refinement
+asks for the detail pass get it from ``detail`` (``app/detail.py``): the editor's worker or,
+on the command line, the model loaded for it; without one such an export does not start.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from sam2_studio.app.detail import DetailSource, detail_enabled
 from sam2_studio.app.rendering import DocumentFrames, make_renderer
 from sam2_studio.errors import StudioError
 from sam2_studio.project import Document
@@ -51,7 +57,12 @@ MATTE_FORMATS = {
     "exr_rgba": "EXR sequence, linear colour + alpha (premultiplied)",
     "prores4444": "ProRes 4444 with alpha (.mov)",
     "ffv1": "FFV1 lossless 16-bit matte video (.mkv)",
+    "exr-layers": "Multi-layer EXR, a layer per object (<object>.A)",
+    "cryptomatte": "Cryptomatte EXR: ID mattes keyers pick by name",
 }
+LAYERED_FORMATS = ("exr-layers", "cryptomatte")  # every object in one file per frame
+EXR_COMPRESSIONS = {"zip": "ZIP (lossless)", "piz": "PIZ (lossless, grainy images)",
+                    "dwaa": "DWAA (lossy colour, exact mattes)"}
 
 
 class ExportError(StudioError):
@@ -73,6 +84,9 @@ class ExportSettings:
     separate: bool = False  # mattes: one output per object instead of their union
     audio: bool = True  # copy the source's audio into video exports
     refined: bool = True  # mattes: after the objects' refinement (feather, choke, smoothing)
+    exr_compression: str = "zip"  # multi-layer EXR and Cryptomatte: zip, piz or dwaa
+    exr_half: bool = True  # multi-layer EXR: 16-bit floats (Cryptomatte IDs are always 32-bit)
+    exr_rgb: bool = False  # multi-layer EXR and Cryptomatte: the frame's colour as well
 
 
 @dataclass
@@ -104,20 +118,28 @@ def default_objects(doc: Document) -> tuple[int, ...]:
 
 def run_export(doc: Document, reader: Any, settings: ExportSettings, *, fps: Fraction,
                audio_path: Path | None = None, progress: Progress | None = None,
-               cancelled: Callable[[], bool] = lambda: False, effects: bool = True) -> ExportResult:
+               cancelled: Callable[[], bool] = lambda: False, effects: bool = True,
+               detail: DetailSource | None = None) -> ExportResult:
     """Write the export ``settings`` describe. ``reader``: an independent frame reader of the
-    document's clip (``get(i)``). ``audio_path``: the source to copy audio from, if any."""
+    document's clip (``get(i)``). ``audio_path``: the source to copy audio from, if any.
+    ``detail``: where the detail pass's mattes come from, for objects that ask for it."""
     if not 0 <= settings.first <= settings.last < doc.video.frame_count:
         raise ExportError(f"the range {settings.first}–{settings.last} is outside the clip "
                           f"(0–{doc.video.frame_count - 1})", settings.path)
     t0 = time.monotonic()
     objects = settings.objects or default_objects(doc)
     if settings.kind is ExportKind.VIDEO:
-        result = _video(doc, reader, settings, fps, audio_path, progress, cancelled, effects)
+        if effects:
+            _check_detail(doc, default_objects(doc), detail, settings.path)
+        result = _video(doc, reader, settings, fps, audio_path, progress, cancelled, effects, detail)
     elif settings.kind is ExportKind.MATTES:
         if not objects:
             raise ExportError("there is no object to export a matte of: add one first", settings.path)
-        result = _mattes(doc, reader, settings, objects, fps, progress, cancelled, effects)
+        if effects and settings.refined:
+            _check_detail(doc, objects, detail, settings.path)
+        else:
+            detail = None
+        result = _mattes(doc, reader, settings, objects, fps, progress, cancelled, effects, detail)
     else:
         if not objects:
             raise ExportError("there is no object to export: add one first", settings.path)
@@ -126,11 +148,20 @@ def run_export(doc: Document, reader: Any, settings: ExportSettings, *, fps: Fra
     return result
 
 
-def _renderer(doc: Document, reader: Any, effects: bool, include: tuple[int, ...] | None = None) -> Any | None:
+def _check_detail(doc: Document, objects: tuple[int, ...], detail: DetailSource | None, path: Path) -> None:
+    """An export must not quietly leave out a detail pass the user asked for."""
+    wanting = [doc.object(o).name for o in objects if detail_enabled(doc.object(o))]
+    if wanting and detail is None:
+        raise ExportError(f"{', '.join(wanting)} {'has' if len(wanting) == 1 else 'have'} the detail "
+                          "pass on, which needs a model: load one (or switch the detail pass off "
+                          "in the refinement)", path)
+
+
+def _renderer(doc: Document, reader: Any, effects: bool, detail: DetailSource | None = None) -> Any | None:
     if not effects:
         return None
     try:
-        return make_renderer(doc, reader)
+        return make_renderer(doc, reader, detail=detail)
     except ImportError:
         return None
 
@@ -177,7 +208,8 @@ def _write_through(writers: list[Any], settings: ExportSettings, progress: Progr
 
 
 def _video(doc: Document, reader: Any, s: ExportSettings, fps: Fraction, audio_path: Path | None,
-           progress: Progress | None, cancelled: Callable[[], bool], effects: bool) -> ExportResult:
+           progress: Progress | None, cancelled: Callable[[], bool], effects: bool,
+           detail: DetailSource | None) -> ExportResult:
     from sam2_studio.media import H264, Ffv1, ProRes, ProResProfile, VideoWriter
 
     codec = {"h264": lambda: H264(crf=s.crf), "prores": lambda: ProRes(ProResProfile.HQ),
@@ -185,7 +217,7 @@ def _video(doc: Document, reader: Any, s: ExportSettings, fps: Fraction, audio_p
              "ffv1": lambda: Ffv1(bits=8, colour=True)}[s.video_codec]()
     suffix = VIDEO_CODECS[s.video_codec][1]
     path = s.path if s.path.suffix.lower() == suffix else s.path.with_suffix(suffix)
-    renderer = _renderer(doc, reader, effects)
+    renderer = _renderer(doc, reader, effects, detail)
     size = (doc.video.width, doc.video.height)
     writer = VideoWriter(path, size, fps, codec, audio=_audio(s, audio_path, fps))
 
@@ -200,22 +232,26 @@ def _video(doc: Document, reader: Any, s: ExportSettings, fps: Fraction, audio_p
     return _write_through([writer], s, progress, cancelled, write)
 
 
-def _matte_source(doc: Document, reader: Any, s: ExportSettings, effects: bool) -> Callable[[int, int], np.ndarray | None]:
-    renderer = _renderer(doc, reader, effects and s.refined)
+def _matte_source(doc: Document, reader: Any, s: ExportSettings, effects: bool,
+                  detail: DetailSource | None) -> Callable[[int, int], np.ndarray | None]:
+    renderer = _renderer(doc, reader, effects and s.refined, detail)
     if renderer is not None:
         return renderer.matte
-    frames = DocumentFrames(doc, reader, include_hidden=True)
+    frames = DocumentFrames(doc, reader, include_hidden=True, detail=detail)
     return frames.matte
 
 
 def _mattes(doc: Document, reader: Any, s: ExportSettings, objects: tuple[int, ...], fps: Fraction,
-            progress: Progress | None, cancelled: Callable[[], bool], effects: bool) -> ExportResult:
+            progress: Progress | None, cancelled: Callable[[], bool], effects: bool,
+            detail: DetailSource | None) -> ExportResult:
     from sam2_studio.media import MatteExport, MatteFormat, MatteWriter
 
+    if s.matte_format in LAYERED_FORMATS:
+        return _layered(doc, reader, s, objects, progress, cancelled, effects, detail)
     fmt = MatteFormat(s.matte_format)
     export = MatteExport(fmt, start_number=s.start_number, premultiplied=s.premultiplied)
     size = (doc.video.width, doc.video.height)
-    matte_of = _matte_source(doc, reader, s, effects)
+    matte_of = _matte_source(doc, reader, s, effects, detail)
     groups = [(doc.object(o).name, (o,)) for o in objects] if s.separate else [("", objects)]
     writers = []
     try:
@@ -233,6 +269,30 @@ def _mattes(doc: Document, reader: Any, s: ExportSettings, objects: tuple[int, .
             writer.write(_union(matte_of, members, i, size), frame)
 
     return _write_through(writers, s, progress, cancelled, write)
+
+
+def _layered(doc: Document, reader: Any, s: ExportSettings, objects: tuple[int, ...],
+             progress: Progress | None, cancelled: Callable[[], bool], effects: bool,
+             detail: DetailSource | None) -> ExportResult:
+    """Every object in one EXR per frame: a layer each, or Cryptomatte ID mattes."""
+    from sam2_studio.media import ExrCompression, LayeredExr, LayeredExrWriter
+
+    try:
+        compression = ExrCompression(s.exr_compression)
+    except ValueError:
+        raise ExportError(f"unknown EXR compression {s.exr_compression!r}: "
+                          f"use {', '.join(EXR_COMPRESSIONS)}", s.path) from None
+    settings = LayeredExr(compression, half=s.exr_half, rgb=s.exr_rgb,
+                          cryptomatte=s.matte_format == "cryptomatte", start_number=s.start_number)
+    matte_of = _matte_source(doc, reader, s, effects, detail)
+    writer = LayeredExrWriter(s.path, settings, (doc.video.width, doc.video.height),
+                              [doc.object(o).name for o in objects])
+
+    def write(i: int) -> None:
+        frame = reader.get(i) if s.exr_rgb else None
+        writer.write([matte_of(o, i) for o in objects], frame)
+
+    return _write_through([writer], s, progress, cancelled, write)
 
 
 def _union(matte_of: Callable[[int, int], np.ndarray | None], objects: tuple[int, ...], i: int,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,19 +29,30 @@ class ModelInfo:
     """What the status bar and the model dialog say about the loaded model."""
 
     variant: str
-    device: str  # e.g. "CPU, 2 threads (fp32)"
+    device: str  # e.g. "CPU, 2 threads (fp32)": the precision is always named
     random_weights: bool = False
     path: str | None = None
     image_size: int = 1024
     note: str | None = None  # what a stand-in that is not a real model is (tests, demos)
+    precision: str = "fp32"  # "fp32", "bf16" or "fp16"
+    precision_notice: str | None = None  # why the precision is not the one asked for
+    compiled: bool = False  # torch.compile on the image encoder and memory attention
+    engine: str = ""  # on a CPU: "OpenVINO fp32", "torch fp32"
+    notice: str | None = None  # for the user: an engine fallback, a first-use conversion
+
+    @property
+    def where(self) -> str:
+        """Device, precision and engine: 'CPU, 2 threads (fp32) · OpenVINO'."""
+        device = f"{self.device}, compiled" if self.compiled else self.device
+        return f"{device} · {self.engine.split()[0]}" if self.engine else device
 
     @property
     def label(self) -> str:
         if self.note:
-            return f"{self.note} · {self.device}"
+            return f"{self.note} · {self.where}"
         if self.random_weights:
-            return f"RANDOM WEIGHTS ({self.variant} @ {self.image_size}px, developer mode) · {self.device}"
-        return f"{self.variant} · {self.device}"
+            return f"RANDOM WEIGHTS ({self.variant} @ {self.image_size}px, developer mode) · {self.where}"
+        return f"{self.variant} · {resolution_label(self.image_size)} · {self.where}"
 
 
 @dataclass
@@ -74,33 +85,73 @@ def _video_session(policy: str) -> Callable[[Any, FrameSource, str | None], Trac
     return make
 
 
+def resolution_label(image_size: int) -> str:
+    from sam2_studio.project.resolution import describe_size
+
+    return describe_size(image_size)
+
+
+def _engine(model: Any, cpu_engine: str, precision: str) -> tuple[str, str | None]:
+    """Put the model on its CPU engine; the engine's label and a notice (CPU only)."""
+    if model.device.type != "cpu":
+        return "", None
+    from sam2_studio.app.cpu_engine import prepare_cpu_engine
+
+    report = prepare_cpu_engine(model, cpu_engine, precision if precision in ("fp32", "bf16") else "fp32")
+    return report.label, report.notice
+
+
 def _device(preferred: str | None) -> Any:
     from sam2_studio.model import choose_device
 
     return choose_device(preferred or os.environ.get(DEVICE_ENV) or None)
 
 
+def _ready(model: Any, variant: str, compile_: bool | None, random_weights: bool, path: str | None,
+           cpu_engine: str = "auto") -> ModelInfo:
+    """Compile if asked (or by default on CUDA), warm up, and say what was loaded."""
+    from sam2_studio.model import describe
+    from sam2_studio.model.compile import compile_by_default, compile_model, warm_up
+
+    compiled = compile_by_default(model.device) if compile_ is None else compile_
+    if compiled:
+        compile_model(model)
+        warm_up(model)
+    p = model.precision
+    # On a CPU the heavy parts go to the CPU engine (OpenVINO unless told otherwise), in the
+    # precision the policy chose; a compiled model stays as torch.compile made it.
+    engine, notice = ("", None) if compiled else _engine(model, cpu_engine, p.name)
+    return ModelInfo(variant, describe(model.device, p), random_weights, path, model.image_size,
+                     precision=p.name, precision_notice=p.notice, compiled=compiled,
+                     engine=engine, notice=notice)
+
+
 @dataclass(frozen=True)
 class CheckpointFile:
     """An official SAM 2 / 2.1 checkpoint on disk (see ``app.models.ModelManager``)."""
+
+    follows_resolution = True  # loaded at the project's working resolution (app.resolution)
 
     path: Path
     variant: str | None = None
     device: str | None = None  # None: the best present (CUDA, MPS, CPU)
     policy: str = DEFAULT_POLICY
     image_size: int = 1024  # the official input size; smaller is faster and coarser
+    precision: str | None = None  # "fp32", "bf16", "fp16"; None: the device's (model/precision.py)
+    compile: bool | None = None  # torch.compile; None: on CUDA with Triton only
+    cpu_engine: str = "auto"  # on a CPU: "auto" (OpenVINO where installed), "torch", "openvino"
 
     @property
     def description(self) -> str:
         return f"{self.variant or 'checkpoint'} from {self.path}"
 
     def load(self) -> LoadedModel:
-        from sam2_studio.model import describe, load_checkpoint
+        from sam2_studio.model import load_checkpoint
 
         device = _device(self.device)
-        model = load_checkpoint(self.path, self.variant, device, self.image_size)
-        variant = self.variant or model.config.name
-        info = ModelInfo(variant, describe(device), False, str(self.path), model.image_size)
+        model = load_checkpoint(self.path, self.variant, device, self.image_size, self.precision)
+        info = _ready(model, self.variant or model.config.name, self.compile, False, str(self.path),
+                      self.cpu_engine)
         return LoadedModel(info, model, _video_session(self.policy))
 
 
@@ -118,6 +169,9 @@ class RandomWeights:
     seed: int = 0
     device: str | None = None
     policy: str = DEFAULT_POLICY
+    precision: str | None = None
+    compile: bool | None = None
+    cpu_engine: str = "torch"  # developer mode stays on torch unless asked (conversions cost)
 
     @property
     def description(self) -> str:
@@ -126,13 +180,13 @@ class RandomWeights:
     def load(self) -> LoadedModel:
         import torch
 
-        from sam2_studio.model import build_model, describe
+        from sam2_studio.model import build_model
 
         device = _device(self.device)
         torch.manual_seed(self.seed)
-        model = build_model(self.variant, self.image_size, device=device)
+        model = build_model(self.variant, self.image_size, device=device, precision=self.precision)
         _make_informative(model, self.seed)
-        info = ModelInfo(self.variant, describe(device), True, None, self.image_size)
+        info = _ready(model, self.variant, self.compile, True, None, self.cpu_engine)
         return LoadedModel(info, model, _video_session(self.policy))
 
 
@@ -166,13 +220,14 @@ def random_weights_from_env(environ: dict[str, str] | None = None) -> RandomWeig
     return RandomWeights(variant=variant or "sam2.1_hiera_tiny", image_size=int(size) if size else 256)
 
 
-def default_source(variant: str | None, manager: Any, device: str | None = None) -> ModelSource | None:
+def default_source(variant: str | None, manager: Any, device: str | None = None,
+                   precision: str | None = None, compile_: bool | None = None) -> ModelSource | None:
     """The model to start with: the developer switch if set, else ``variant`` (or the first
     installed model, SAM 2.1 first, smallest first) from the model manager; None when no
     checkpoint is installed."""
     forced = random_weights_from_env()
     if forced is not None:
-        return forced
+        return replace(forced, device=device or forced.device, precision=precision, compile=compile_)
     candidates = [variant] if variant else []
     order = ("tiny", "small", "base_plus", "large")
     for family in ("sam2.1", "sam2"):
@@ -183,5 +238,5 @@ def default_source(variant: str | None, manager: Any, device: str | None = None)
         except Exception:  # noqa: BLE001 - an unknown variant in an old project
             continue
         if model is not None and model.path.is_file():
-            return CheckpointFile(model.path, name, device)
+            return CheckpointFile(model.path, name, device, precision=precision, compile=compile_)
     return None

@@ -10,9 +10,16 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Literal, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 Unit = Literal["frames", "bytes"]
+
+
+class ProgressContext(Protocol):
+    """Where long work gets its progress bar: ``cli.CliContext``, or a batch shot's reporter.
+    The bar is used as a context manager, with ``advance`` or ``update``."""
+
+    def progress(self, total: int | None, *, label: str = "") -> Any: ...
 
 
 def format_bytes(n: float) -> str:

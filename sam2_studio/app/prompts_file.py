@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,13 @@ FORMAT_VERSION = 1
 _TOP_KEYS = {"version", "objects", "prompts"}
 _OBJECT_KEYS = {"id", "name", "color"}
 _PROMPT_KEYS = {"frame", "object", "points", "labels", "box", "mask"}
+
+
+def unknown_key(key: str, allowed: Sequence[str], what: str = "key") -> str:
+    """"unknown key 'point' (did you mean 'points'?)": for every file format we read."""
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (expected: {', '.join(allowed)})"
+    return f"unknown {what} {key!r}{hint}"
 
 
 class PromptsError(InputError):
@@ -81,20 +89,25 @@ class Prompts:
         return min(p.frame for p in self.prompts)
 
 
+def read_text(path: Path, what: str, error: type[InputError], hint: str = "") -> str:
+    """A text file the user named, or ``error`` saying in words why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error(f"no such {what}", path) from None
+    except IsADirectoryError:
+        raise error(f"this is a folder, not a {what}", path) from None
+    except UnicodeDecodeError:
+        raise error(f"not a {what}: it is not UTF-8 text{hint}", path) from None
+    except OSError as exc:
+        raise error(f"the {what} cannot be read ({exc.strerror or exc})", path) from None
+
+
 def read_prompts(path: str | Path, *, width: int, height: int, frame_count: int) -> Prompts:
     """Read and check a prompts file against a ``width`` × ``height`` video of
     ``frame_count`` frames; mask images are read here too (relative to the file's folder)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PromptsError("no such prompts file", path) from None
-    except IsADirectoryError:
-        raise PromptsError("this is a folder, not a prompts file", path) from None
-    except UnicodeDecodeError:
-        raise PromptsError("not a prompts file: it is not UTF-8 text (JSON expected)", path) from None
-    except OSError as exc:
-        raise PromptsError(f"the prompts file cannot be read ({exc.strerror or exc})", path) from None
+    text = read_text(path, "prompts file", PromptsError, " (JSON expected)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -175,10 +188,7 @@ class _Reader:
     def keys(self, d: dict[str, Any], allowed: set[str], where: str) -> None:
         for key in d:
             if key not in allowed:
-                close = difflib.get_close_matches(key, sorted(allowed), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else \
-                    f" (expected: {', '.join(sorted(allowed))})"
-                raise self.fail(where, f"unknown key {key!r}{hint}")
+                raise self.fail(where, unknown_key(key, sorted(allowed)))
 
     def require(self, d: dict[str, Any], key: str, where: str) -> Any:
         if key not in d or d[key] is None:

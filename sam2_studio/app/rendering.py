@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sam2_studio.app.detail import detail_enabled
 from sam2_studio.project import Document, TrackedObject
 
 if TYPE_CHECKING:
+    from sam2_studio.app.detail import DetailSource
     from sam2_studio.effects import ObjectStack, Registry
 
 
@@ -25,13 +27,17 @@ class DocumentFrames:
     """A ``FrameContext`` over a document's masks and a clip reader.
 
     Safe to read from one background thread while the GUI edits: it only looks up
-    ``EncodedMask`` values, which are immutable, by key.
+    ``EncodedMask`` values, which are immutable, by key. With a ``detail`` source, objects
+    whose refinement asks for the detail pass get its matte instead of the tracked mask
+    (``app/detail.py``), where it has one.
     """
 
-    def __init__(self, doc: Document, frames: Any, include_hidden: bool = False) -> None:
+    def __init__(self, doc: Document, frames: Any, include_hidden: bool = False,
+                 detail: DetailSource | None = None) -> None:
         self.doc = doc
         self.frames = frames  # .get(i) or .read(i) or a callable
         self.include_hidden = include_hidden
+        self.detail = detail
 
     def __len__(self) -> int:
         return self.doc.video.frame_count
@@ -50,6 +56,10 @@ class DocumentFrames:
         encoded = self.doc.encoded_mask(obj, index)
         if encoded is None or encoded.area == 0:
             return None
+        if self.detail is not None and detail_enabled(self.doc.object(obj)):
+            detailed = self.detail(obj, index, encoded, self.frame)
+            if detailed is not None:
+                return detailed
         return encoded.decode()
 
 
@@ -101,12 +111,14 @@ def has_effects(doc: Document) -> bool:
 
 
 def make_renderer(doc: Document, frames: Any, reg: Registry | None = None, *,
-                  include_hidden: bool = False, cache_bytes: int = 128 << 20) -> Any:
-    """A ``Renderer`` over the document (one per thread that renders)."""
+                  include_hidden: bool = False, cache_bytes: int = 128 << 20,
+                  detail: DetailSource | None = None) -> Any:
+    """A ``Renderer`` over the document (one per thread that renders); ``detail``: where the
+    detail pass's mattes come from (none: the tracked masks)."""
     from sam2_studio.effects import Renderer
 
     reg = reg if reg is not None else registry()
-    ctx = DocumentFrames(doc, frames, include_hidden)
+    ctx = DocumentFrames(doc, frames, include_hidden, detail)
     order = list(ctx.objects)
     return Renderer(ctx, stacks_of(doc, reg, include_hidden), registry=reg, order=order,
                     cache_bytes=cache_bytes)

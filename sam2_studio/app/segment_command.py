@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +25,11 @@ from sam2_studio.app.exits import EXIT_INTERRUPTED, EXIT_OK, InputError, UsageEr
 from sam2_studio.app.export_command import (add_matte_options, check_matte_options,
                                             check_output_file, prepare_folder, write_mattes)
 from sam2_studio.app.interrupt import StopRequest
+from sam2_studio.app.progress import ProgressContext
 from sam2_studio.app.prompts_file import Prompts, PromptsError, PromptSpec, read_prompts
+from sam2_studio.app.resolution import resolution_of
 from sam2_studio.errors import StudioError
+from sam2_studio.project.resolution import DEFAULT_RESOLUTION, RESOLUTIONS, TrackedAt
 
 if TYPE_CHECKING:
     from sam2_studio.app.cli import CliContext
@@ -42,7 +46,7 @@ class SegmentFailed(StudioError):
 
 
 @dataclasses.dataclass
-class _Run:
+class TrackRun:
     """How the tracking went."""
 
     frames_done: set[int] = dataclasses.field(default_factory=set)
@@ -66,6 +70,11 @@ class SegmentCommand:
         parser.add_argument("--mattes", type=Path, metavar="DIR",
                             help="write one matte per object into DIR (see --format, --start)")
         add_matte_options(parser)
+        self.add_model_options(parser)
+
+    @staticmethod
+    def add_model_options(parser: argparse.ArgumentParser) -> None:
+        """The model group: ``segment``'s and ``batch``'s."""
         m = parser.add_argument_group("model")
         m.add_argument("--model", metavar="VARIANT",
                        help="an installed model, e.g. sam2.1_hiera_tiny (default: the first "
@@ -79,10 +88,23 @@ class SegmentCommand:
         m.add_argument("--image-size", type=int, metavar="N",
                        help="the model's input size, a multiple of 32 (default 1024, 256 with "
                             "--random-weights); smaller is faster and coarser")
+        m.add_argument("--resolution", choices=tuple(RESOLUTIONS),
+                       help="the working resolution, stored in the project: full (1024, the "
+                            "default), balanced (768) or draft (512: fastest, coarser masks, small "
+                            "objects may be lost); masks always come out at the video's size")
+        m.add_argument("--cpu-engine", choices=("auto", "torch", "openvino"),
+                       help="what runs the model on a CPU: auto (default: OpenVINO where installed, "
+                            "torch with --random-weights), torch or openvino")
         m.add_argument("--memory", choices=("sam2", "distractor_aware"), default="sam2",
                        help="memory of past frames: SAM 2's (default), or the distractor-aware "
                             "memory of SAM2.1++ (better where similar objects cross)")
         m.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best present)")
+        m.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
+                       help="compute precision (default: bf16 on CUDA, fp16 on Apple GPUs, fp32 on "
+                            "the CPU); a device that lacks it falls back, with a notice")
+        m.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                       help="torch.compile the image encoder and memory attention (default: on "
+                            "CUDA with Triton; compiling takes a minute, then tracking is faster)")
 
     # -- checks ------------------------------------------------------------------------------
     @staticmethod
@@ -93,10 +115,18 @@ class SegmentCommand:
             if args.out.suffix.lower() != ".s2s":
                 raise UsageError(f"--out names a project file ending in .s2s, got {args.out}")
             check_output_file(args.out, "--out")
+        SegmentCommand.check_model_options(args)
+        check_matte_options(args)
+
+    @staticmethod
+    def check_model_options(args: argparse.Namespace) -> None:
         if args.checkpoint is not None and (args.model or args.random_weights):
             raise UsageError("--checkpoint goes alone: it says which model it is"
                              if args.model else "--random-weights and --checkpoint exclude "
                              "each other")
+        if args.image_size is not None and args.resolution is not None:
+            raise UsageError("--resolution and --image-size exclude each other: --resolution "
+                             "names an input size")
         if args.image_size is not None and (args.image_size % 32 or not 64 <= args.image_size <= 4096):
             raise UsageError(f"--image-size is a multiple of 32 from 64 to 4096, got {args.image_size}")
         if args.random_weights and args.model:
@@ -104,32 +134,37 @@ class SegmentCommand:
 
             if args.model not in VARIANTS:
                 raise UsageError(f"unknown model {args.model!r}; the models are: {', '.join(VARIANTS)}")
-        check_matte_options(args)
 
     def model_source(self, args: argparse.Namespace, ctx: CliContext) -> ModelSource:
         """Where the model comes from, as the arguments say."""
         from sam2_studio.app.model_source import CheckpointFile, RandomWeights, default_source
         from sam2_studio.app.models import ModelError
 
+        how = {"precision": args.precision, "compile": args.compile}
+        preset = RESOLUTIONS[args.resolution] if args.resolution else None
         if args.random_weights:
             return RandomWeights(variant=args.model or "sam2.1_hiera_tiny",
-                                 image_size=args.image_size or DEFAULT_RANDOM_SIZE,
-                                 device=args.device, policy=args.memory)
-        size = args.image_size or 1024
+                                 image_size=preset or args.image_size or DEFAULT_RANDOM_SIZE,
+                                 device=args.device, policy=args.memory,
+                                 cpu_engine=args.cpu_engine or "torch", **how)
+        size = preset or args.image_size or 1024
+        engine = args.cpu_engine or "auto"
         if args.checkpoint is not None:
             return CheckpointFile(args.checkpoint.expanduser().absolute(), None, args.device,
-                                  args.memory, size)
+                                  args.memory, size, cpu_engine=engine, **how)
         manager = ctx.model_manager()
         if args.model:
             return CheckpointFile(manager.path_for(args.model), args.model, args.device,
-                                  args.memory, size)
+                                  args.memory, size, cpu_engine=engine, **how)
         source = default_source(None, manager, args.device)  # honours the developer switch
         if source is None:
             raise ModelError("no model is installed: run `sam2-studio models download "
                              "sam2.1_hiera_tiny`, or give --checkpoint PATH")
-        changes: dict[str, Any] = {"policy": args.memory}
-        if args.image_size:
-            changes["image_size"] = args.image_size
+        changes: dict[str, Any] = {"policy": args.memory, **how}
+        if preset or args.image_size:
+            changes["image_size"] = preset or args.image_size
+        if args.cpu_engine:
+            changes["cpu_engine"] = args.cpu_engine
         return dataclasses.replace(source, **changes)  # type: ignore[type-var]
 
     # -- running -----------------------------------------------------------------------------
@@ -161,21 +196,15 @@ class SegmentCommand:
         finally:
             clip.close()
 
-    def _load(self, args: argparse.Namespace, ctx: CliContext) -> LoadedModel:
-        from sam2_studio.model import CheckpointError
-
-        source = ctx.model_source(args) if ctx.model_source is not None else \
+    def chosen_source(self, args: argparse.Namespace, ctx: CliContext) -> ModelSource:
+        """The arguments' model source, or the one the context stands in with (tests)."""
+        return ctx.model_source(args) if ctx.model_source is not None else \
             self.model_source(args, ctx)
+
+    def _load(self, args: argparse.Namespace, ctx: CliContext) -> LoadedModel:
+        source = self.chosen_source(args, ctx)
         ctx.stderr.write(f"loading {source.description}\n")
-        try:
-            loaded = source.load()
-        except CheckpointError as exc:
-            raise InputError.from_error(exc) from exc
-        if loaded.info.random_weights:
-            note = loaded.info.note  # a stand-in says what it is
-            ctx.stderr.write((f"WARNING: {note}" if note else RANDOM_WARNING) + "\n")
-        ctx.stderr.write(f"model: {loaded.info.label}\n")
-        return loaded
+        return load_model(source, ctx.stderr.write)
 
     def _segment(self, args: argparse.Namespace, ctx: CliContext, doc: Document,
                  loaded: LoadedModel, frames: Any, prompts: Prompts, folder: Path | None) -> int:
@@ -185,7 +214,7 @@ class SegmentCommand:
         if getattr(args, "memory", None):
             doc.set_memory_policy(args.memory)  # the project remembers the memory it was tracked with
         with StopRequest() as stop:
-            run = self._track(doc, session, prompts, loaded, ctx, stop)
+            run = self._track(doc, session, prompts, loaded, ctx, stop, args.resolution)
             n = doc.video.frame_count
             interrupted = stop.requested
             complete = not interrupted and run.failure is None
@@ -223,38 +252,71 @@ class SegmentCommand:
         return EXIT_OK
 
     def _track(self, doc: Document, session: Any, prompts: Prompts, loaded: LoadedModel,
-               ctx: CliContext, stop: StopRequest) -> _Run:
-        """Prompt and propagate, writing into ``doc`` as one undo step."""
-        from sam2_studio.app.review import record_result
+               ctx: CliContext, stop: StopRequest, requested: str | None = None) -> TrackRun:
+        return track(doc, session, prompts, loaded, ctx, stop, requested)
 
-        run = _Run()
-        n = doc.video.frame_count
-        start = prompts.first_frame
-        with doc.edit_group(f"Segment with {prompts.path.name}"):
-            for o in prompts.objects:
-                doc.add_object(o.name, o.color, object_id=o.id)
-            if not loaded.info.random_weights:
-                doc.set_model_variant(loaded.info.variant)
-            for p in prompts.prompts:
-                result = _prompt(session, p, prompts.path)
-                _prompt_into(doc, p)
-                record_result(doc, p.frame, {p.object_id: result.masks[p.object_id]},
-                              result.quality, "Segment")
-            t0 = time.monotonic()
-            # "both" runs forward from the first prompted frame, then backward from it again
-            with ctx.progress((n - start) + (start + 1), label="segment") as bar:
-                try:
-                    for result in session.propagate(direction="both"):
-                        record_result(doc, result.frame, result.masks, result.quality, "Track")
-                        run.frames_done.add(result.frame)
-                        run.steps += 1
-                        bar.advance()
-                        if stop():
-                            break
-                except Exception as exc:  # noqa: BLE001 - kept, reported after saving
-                    run.failure = exc
-            run.seconds = time.monotonic() - t0
-        return run
+
+def load_model(source: ModelSource, warn: Callable[[str], Any]) -> LoadedModel:
+    """Load ``source``; a file that is no checkpoint is the user's input (exit 2). Says on
+    ``warn`` (lines) what the model is, and loudly when its masks mean nothing."""
+    from sam2_studio.model import CheckpointError
+
+    try:
+        loaded = source.load()
+    except CheckpointError as exc:
+        raise InputError.from_error(exc) from exc
+    if loaded.info.random_weights:
+        note = loaded.info.note  # a stand-in says what it is
+        warn((f"WARNING: {note}" if note else RANDOM_WARNING) + "\n")
+    warn(f"model: {loaded.info.label}\n")
+    if loaded.info.notice:
+        warn(f"CPU engine: {loaded.info.notice}\n")
+    if loaded.info.precision_notice:
+        warn(f"note: {loaded.info.precision_notice}\n")
+    return loaded
+
+
+def track(doc: Document, session: Any, prompts: Prompts, loaded: LoadedModel,
+          ctx: ProgressContext, stop: Callable[[], bool], requested: str | None = None) -> TrackRun:
+    """Prompt and propagate, writing into ``doc`` as one undo step. An engine error part-way
+    ends the run and is kept in ``TrackRun.failure`` with the frames done. ``requested`` is
+    the working resolution asked for (the project records the one the model runs at). The
+    model's evidence on each frame (``FrameQuality``) goes into the project with its masks."""
+    from sam2_studio.app.review import record_result
+
+    run = TrackRun()
+    n = doc.video.frame_count
+    start = prompts.first_frame
+    with doc.edit_group(f"Segment with {prompts.path.name}"):
+        for o in prompts.objects:
+            doc.add_object(o.name, o.color, object_id=o.id)
+        if not loaded.info.random_weights:
+            doc.set_model_variant(loaded.info.variant)
+        resolution = resolution_of(loaded.info.image_size, requested or DEFAULT_RESOLUTION)
+        doc.set_working_resolution(resolution)
+        for p in prompts.prompts:
+            result = _prompt(session, p, prompts.path)
+            _prompt_into(doc, p)
+            record_result(doc, p.frame, {p.object_id: result.masks[p.object_id]},
+                          result.quality, "Segment")
+        t0 = time.monotonic()
+        # "both" runs forward from the first prompted frame, then backward from it again
+        with ctx.progress((n - start) + (start + 1), label="segment") as bar:
+            try:
+                for result in session.propagate(direction="both"):
+                    record_result(doc, result.frame, result.masks, result.quality, "Track")
+                    run.frames_done.add(result.frame)
+                    run.steps += 1
+                    bar.advance()
+                    if stop():
+                        break
+            except Exception as exc:  # noqa: BLE001 - kept, reported after saving
+                run.failure = exc
+        run.seconds = time.monotonic() - t0
+        for o in prompts.objects:
+            own = {p.frame for p in prompts.prompts if p.object_id == o.id}
+            doc.update_object(o.id, tracked_at=TrackedAt().with_frames(resolution, run.frames_done - own))
+    return run
 
 
 def _prompt(session: Any, p: PromptSpec, path: Path) -> Any:

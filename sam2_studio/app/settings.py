@@ -24,12 +24,21 @@ class Settings:
     recent_files: list[str] = field(default_factory=list)
     model_variant: str | None = None
     device: str | None = None  # None: the best present
+    precision: str | None = None  # "fp32", "bf16", "fp16"; None: the device's (bf16 CUDA, fp16 MPS, fp32 CPU)
+    compile: bool | None = None  # torch.compile; None: on CUDA with Triton only
     overlay_opacity: float = 0.5
     show_outlines: bool = True
     brush_radius: float = 12.0
     autosave_interval_s: float = 30.0
+    cpu_engine: str = "auto"  # "auto" (OpenVINO where installed), "torch" or "openvino"
+    speed_figures: dict = field(default_factory=dict)  # machine key -> {resolution: s a frame}
+    offer_draft: bool = True  # offer Draft at the first tracking of a clip on a CPU
     window_geometry: str | None = None  # hex of Qt's saveGeometry()
     window_state: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cpu_engine not in ("auto", "torch", "openvino"):
+            self.cpu_engine = "auto"
 
     def add_recent(self, path: str | Path) -> None:
         p = str(Path(path).absolute())

@@ -3,7 +3,10 @@
 The editor never calls the model itself. It puts commands on the worker's queue; the worker
 runs them one after another on its own thread and reports what happened as events through
 one callback (called on the worker thread; the Qt layer re-emits them on the GUI thread).
-A propagation streams one event per frame and stops at the next frame after ``cancel()``.
+A propagation streams one event per frame and stops at the next frame after ``cancel()``;
+clicks that arrive while it runs are answered between two of its frames, not after it.
+When nothing else is queued, the worker encodes the frame the playhead rests on
+(``Prefetch``), so a click there answers from cached features.
 A failing command (out of GPU memory, a bad prompt) becomes a ``CommandFailed`` event and
 the worker carries on with the next one.
 
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,8 +25,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sam2_studio.app.command_queue import CommandQueue
+from sam2_studio.app.detail import DetailRefined, RefineDetail, refine_detail
 from sam2_studio.app.model_source import LoadedModel, ModelInfo, ModelSource
 from sam2_studio.engine import FrameQuality, FrameResult, FrameSource
+from sam2_studio.engine.errors import OutOfDeviceMemory, is_out_of_memory
 from sam2_studio.errors import StudioError
 
 log = logging.getLogger(__name__)
@@ -114,8 +119,32 @@ class Propagate:
     only_stale: bool = False
 
 
-Command = (LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | SetMemory
-           | Propagate)
+@dataclass(frozen=True)
+class MeasureSpeed:
+    """Time one frame's heavy part at each working resolution on the loaded model
+    (``app.resolution.measure_frame_seconds``)."""
+
+    request: int
+    resolutions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """Work a click on ``frame`` would start with, done while the user looks at the frame:
+    encode it, and with ``obj`` on a frame that object has tracked, attend to its memory.
+    Background work: it gives way to any other command queued, and is dropped during a
+    propagation. Sessions without ``prefetch`` ignore it."""
+
+    frame: int
+    obj: int | None = None
+
+
+Command = (LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | SetMemory | Propagate
+           | MeasureSpeed | Prefetch | RefineDetail)  # RefineDetail: the detail pass of one object-frame (app/detail.py)
+
+# Answered between two frames of a propagation (a prefetch there is dropped). A new memory
+# (SetMemory) starts a new session: it waits for the run to end.
+BETWEEN_FRAMES = (SetPrompts, RemoveObject, Prefetch)
 
 
 # == events ================================================================================
@@ -185,12 +214,18 @@ class CommandFailed:
 
 
 @dataclass(frozen=True)
+class SpeedMeasured:
+    request: int
+    seconds: dict[str, float]  # resolution name -> seconds a frame; empty without a model
+
+
+@dataclass(frozen=True)
 class Idle:
     """The queue ran dry: nothing is computing."""
 
 
 Event = (ModelLoaded | ModelFailed | PromptAnswered | PropagationStarted | FramePropagated
-         | PropagationEnded | StaleChanged | CommandFailed | Idle)
+         | PropagationEnded | StaleChanged | CommandFailed | SpeedMeasured | Idle | DetailRefined)
 EventSink = Callable[[Event], None]
 
 _STOP = object()
@@ -216,11 +251,6 @@ def lower_thread_priority(step: int = WORKER_NICENESS) -> bool:
         return False
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text
-
-
 def release_device_memory() -> None:
     """After an out-of-memory error, give cached GPU blocks back so the next try can fit."""
     try:
@@ -230,6 +260,55 @@ def release_device_memory() -> None:
             torch.cuda.empty_cache()
     except Exception:  # noqa: BLE001 - best effort
         pass
+
+
+@dataclass
+class _Course:
+    """Where a propagation is, so that it can go on after the worker answered prompts
+    between two of its frames: the legs (start, direction) still to run."""
+
+    start: int | None
+    direction: str
+    legs: list[tuple[int | None, str]] = field(default_factory=list)
+    first: int | None = None  # the first frame seen: the start of a run without one
+    last: int | None = None
+    backward: bool = False  # the current leg has turned backward
+    _leg: str = ""
+
+    def __post_init__(self) -> None:
+        self.legs = [(self.start, self.direction)]
+
+    def next_leg(self, frame_count: int) -> tuple[int | None, str] | None:
+        while self.legs:
+            start, self._leg = self.legs.pop(0)
+            self.last, self.backward = None, self._leg == "backward"
+            if start is None or 0 <= start < frame_count:
+                return start, self._leg
+        return None
+
+    def saw(self, frame: int) -> None:
+        if self.first is None:
+            self.first = frame
+        # "both" runs forward, then backward from its start: the first frame not after
+        # the one before is the turn
+        if self._leg == "both" and self.last is not None and frame <= self.last:
+            self.backward = True
+        self.last = frame
+
+    def interrupt(self) -> None:
+        """The current leg stopped after ``last``: what is left of it goes first."""
+        assert self.last is not None
+        rest: list[tuple[int | None, str]] = []
+        if self.backward:
+            rest.append((self.last - 1, "backward"))
+        else:
+            rest.append((self.last + 1, "forward"))
+            if self._leg == "both":
+                rest.append((self.start if self.start is not None else self.first, "backward"))
+        self.legs = rest + self.legs
+
+    def stop(self) -> None:
+        self.legs = []
 
 
 @dataclass
@@ -253,7 +332,7 @@ class ModelWorker:
 
     def __init__(self, sink: EventSink, *, name: str = "model-worker") -> None:
         self._sink = sink
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue = CommandQueue()
         self._requests = itertools.count(1)
         self._cancel_below = 0  # propagations with a request id below this stop
         self._lock = threading.Lock()
@@ -328,22 +407,25 @@ class ModelWorker:
             try:
                 self._dispatch(command)
             except Exception as exc:  # noqa: BLE001 - reported, and the worker goes on
-                oom = is_out_of_memory(exc)
-                if oom:
-                    release_device_memory()
-                    message = ("the model ran out of memory. Close other programs using the GPU, "
-                               "choose a smaller model, or switch to the CPU in Models…")
-                elif isinstance(exc, StudioError | ValueError):
-                    message = str(exc)
-                else:
-                    log.exception("model worker command %s failed", type(command).__name__)
-                    message = f"{type(exc).__name__}: {exc}"
-                self._emit(CommandFailed(type(command).__name__, message, oom))
+                self._failed(command, exc)
             finally:
                 self.busy = False
                 self._queue.task_done()
             if self._queue.empty():
                 self._emit(Idle())
+
+    def _failed(self, command: Command, exc: Exception) -> None:
+        oom = is_out_of_memory(exc)
+        if oom:
+            release_device_memory()
+            message = ("the model ran out of memory. Close other programs using the GPU, "
+                       "choose a smaller model, or switch to the CPU in Models…")
+        elif isinstance(exc, StudioError | ValueError):
+            message = str(exc)
+        else:
+            log.exception("model worker command %s failed", type(command).__name__)
+            message = f"{type(exc).__name__}: {exc}"
+        self._emit(CommandFailed(type(command).__name__, message, oom))
 
     def _dispatch(self, command: Command) -> None:
         if isinstance(command, LoadModel):
@@ -373,6 +455,15 @@ class ModelWorker:
             self._prompt(command)
         elif isinstance(command, Propagate):
             self._propagate(command)
+        elif isinstance(command, MeasureSpeed):
+            from sam2_studio.app.resolution import measure_frame_seconds
+
+            seconds = measure_frame_seconds(self.model.model, command.resolutions) if self.model else {}
+            self._emit(SpeedMeasured(command.request, seconds))
+        elif isinstance(command, Prefetch):
+            self._prefetch(command)
+        elif isinstance(command, RefineDetail):
+            self._emit(refine_detail(self.model, command))
 
     def _load(self, source: ModelSource) -> None:
         try:
@@ -421,6 +512,38 @@ class ModelWorker:
                                       result.quality.get(c.obj)))
         self._report_stale()
 
+    def _prefetch(self, c: Prefetch) -> None:
+        """One model step at a time, and only while nothing else waits: a click never waits
+        for more than the step in flight."""
+        prefetch = getattr(self.session, "prefetch", None)
+        if prefetch is None:
+            return
+        try:
+            for obj in (None, c.obj) if c.obj is not None else (None,):
+                if self._queue.waiting():
+                    return
+                prefetch(c.frame, obj)
+        except Exception as exc:  # noqa: BLE001 - background work: the click will say what is wrong
+            if is_out_of_memory(exc):
+                release_device_memory()
+            log.debug("prefetch of frame %s failed: %s", c.frame, exc)
+
+    def _between_frames(self) -> bool:
+        """Answer the clicks (and object removals) waiting at the head of the queue; True
+        when there were any. Prefetches are dropped: the run is computing."""
+        answered = False
+        while commands := self._queue.take_leading(BETWEEN_FRAMES):
+            for command in commands:
+                try:
+                    if not isinstance(command, Prefetch):
+                        answered = True
+                        self._dispatch(command)
+                except Exception as exc:  # noqa: BLE001 - reported; the run goes on
+                    self._failed(command, exc)
+                finally:
+                    self._queue.task_done()
+        return answered
+
     def _propagate(self, c: Propagate) -> None:
         s = self.session
         if s is None or self._cancelled(c.request):
@@ -431,18 +554,39 @@ class ModelWorker:
         done = 0
         rate = _Rate()
         error: str | None = None
+        course = _Course(c.start, c.direction)
         try:
-            for result in s.propagate(start=c.start, direction=c.direction, only_stale=c.only_stale):
-                done += 1
-                fresh = {obj: result.masks[obj] for obj in result.computed if obj in result.masks}
-                self._emit(FramePropagated(c.request, result.frame, fresh,
-                                           {obj: bool(result.visible.get(obj, False)) for obj in fresh},
-                                           done, max(total, done), rate.tick(),
-                                           {obj: result.quality[obj] for obj in fresh if obj in result.quality}))
-                if self._cancelled(c.request):
-                    break
+            count = len(self._frames) if self._frames is not None else 0
+            while not self._cancelled(c.request) and (leg := course.next_leg(count)) is not None:
+                frames = s.propagate(start=leg[0], direction=leg[1], only_stale=c.only_stale)
+                try:
+                    for result in frames:
+                        done += 1
+                        course.saw(result.frame)
+                        fresh = {obj: result.masks[obj] for obj in result.computed if obj in result.masks}
+                        self._emit(FramePropagated(c.request, result.frame, fresh,
+                                                   {obj: bool(result.visible.get(obj, False)) for obj in fresh},
+                                                   done, max(total, done), rate.tick(),
+                                                   {obj: result.quality[obj] for obj in fresh if obj in result.quality}))
+                        if self._cancelled(c.request):
+                            course.stop()
+                            break
+                        for _ in self._queue.take_leading(Prefetch):  # dropped: the run is computing
+                            self._queue.task_done()
+                        if self._queue.head_is(BETWEEN_FRAMES):
+                            # the session answers a prompt with no run open; the run then
+                            # goes on from the next frame, the new prompt in its memory
+                            frames.close()
+                            self._between_frames()
+                            course.interrupt()
+                            break
+                finally:
+                    frames.close()
         except Exception as exc:  # noqa: BLE001 - the session stays usable: report and go on
-            if is_out_of_memory(exc):
+            if isinstance(exc, OutOfDeviceMemory):  # names the frame, the request and what to try
+                release_device_memory()
+                error = str(exc)
+            elif is_out_of_memory(exc):
                 release_device_memory()
                 error = ("the model ran out of memory while tracking. Close other programs using "
                          "the GPU, choose a smaller model, or switch to the CPU in Models…")

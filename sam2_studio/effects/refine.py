@@ -1,5 +1,7 @@
 """Matte refinement: the edge controls a compositor expects, in one fixed order.
 
+0. detail pass: the model looks again at the object's edge at full resolution (the app
+   layer runs it, as it owns the model: ``engine/detail.py``; here it is only a switch);
 1. remove specks: foreground islands up to an area go (the largest island always stays,
    so a distant object is never erased for being small);
 2. fill holes: background pockets up to an area, enclosed by the object, become object;
@@ -34,6 +36,11 @@ from sam2_studio.effects.params import param
 class RefineParams:
     """How one object's matte is cleaned and softened before its effects see it."""
 
+    detail: bool = param(
+        False, label="Detail pass",
+        help="Let the model look again at the object's edge at full resolution (a crop "
+        "around the object): sharper mattes at 1080p and 4K; needs a model, slower",
+    )  # fmt: skip
     remove_specks: float = param(
         0.0, min=0, max=1_000_000, step=10, unit="px²",
         label="Remove specks", help="Drop islands of the matte up to this area",
@@ -68,6 +75,7 @@ class RefineParams:
 
     @property
     def is_identity(self) -> bool:
+        """Nothing for the effects layer to do (the detail pass happens before, at the source)."""
         return not (self.reshapes or self.temporal or self.feather)
 
 

@@ -9,6 +9,7 @@ Qt-free and file-free: frames come from any :class:`FrameSource`.
 """
 
 from .distractor import DistractorRule, FrameEvidence
+from .errors import OutOfDeviceMemory
 from .features import FeatureCache
 from .frames import ArrayFrames, FrameSource, GeneratedFrames
 from .memory_bank import DistractorAwareMemory, MemorySelection, Sam2Memory, make_policy
@@ -30,6 +31,7 @@ __all__ = [
     "GeneratedFrames",
     "MemorySelection",
     "ObjectTrack",
+    "OutOfDeviceMemory",
     "Prompt",
     "Sam2Memory",
     "SessionOptions",

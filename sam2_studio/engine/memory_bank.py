@@ -27,6 +27,7 @@ class MemorySelection:
 
 class Sam2Memory:
     name = "sam2"
+    needs_evidence = False  # observe() reads nothing of a frame: tracking need not wait for the host
 
     def __init__(self, num_maskmem: int = 7, max_obj_ptrs: int = 16) -> None:
         self.num_maskmem = num_maskmem
@@ -81,6 +82,7 @@ class DistractorAwareMemory(Sam2Memory):
     """
 
     name = "distractor_aware"
+    needs_evidence = True  # observe() reads each frame's masks on the host before the next frame
 
     def __init__(
         self,

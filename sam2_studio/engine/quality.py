@@ -24,22 +24,29 @@ class FrameQuality:
     agreement: float | None = None  # mean IoU of the chosen candidate with the others; None with one
 
 
+def nan_to_none(value: float) -> float | None:
+    """An agreement as the host keeps it: NaN (one candidate) becomes None."""
+    return None if value != value else float(value)
+
+
 def candidate_agreement(multi_masks: torch.Tensor, best_index: torch.Tensor) -> torch.Tensor:
     """Per object, the mean IoU between the chosen candidate mask and the other candidates.
 
     ``multi_masks`` (B, M, h, w) logits, ``best_index`` (B,). Near 1: every candidate is
     the same region, the prompt or memory is unambiguous; low: the candidates cover
     different regions, the model hesitates between them. NaN where there is one candidate.
-    Stays on the device (no host sync): the caller converts it with its other numbers.
+    Stays on the device (no host sync): a tracking step hands it to the results thread with
+    its other numbers.
     """
     b, m = multi_masks.shape[:2]
     if m < 2:
         return torch.full((b,), float("nan"), device=multi_masks.device)
-    fg = (multi_masks > 0).flatten(2).float()  # (B, M, P)
-    chosen = fg[torch.arange(b, device=fg.device), best_index.long()]  # (B, P)
-    inter = torch.einsum("bmp,bp->bm", fg, chosen)
-    union = fg.sum(-1) + chosen.sum(-1, keepdim=True) - inter
+    fg = (multi_masks > 0).flatten(2)  # (B, M, P) bool: counts stay exact under autocast
+    rows = torch.arange(b, device=fg.device)
+    chosen = fg[rows, best_index.long()][:, None]  # (B, 1, P)
+    inter = (fg & chosen).sum(-1).float()
+    union = (fg | chosen).sum(-1).float()
     iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(inter))
     others = torch.ones_like(iou, dtype=torch.bool)
-    others[torch.arange(b, device=fg.device), best_index.long()] = False
+    others[rows, best_index.long()] = False
     return (iou * others).sum(-1) / (m - 1)

@@ -7,6 +7,7 @@ official predictor keeps user edits out of the memory bank until tracking starts
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,29 +31,76 @@ class Prompt:
 
 @dataclass
 class FrameRecord:
-    """One object on one frame: what the model predicted and what it remembers of it."""
+    """One object on one frame: what the model predicted and what it remembers of it.
+
+    The tensors stay on the model's device. The host-side facts (object score, IoU, candidate
+    agreement, area, the compressed mask) of a tracked frame arrive from the results thread a little later:
+    ``job`` is that work, and reading any of them waits for it.
+    """
 
     is_cond: bool  # a prompted frame: always in the memory bank
     logits: torch.Tensor | None  # (1, 1, S/4, S/4) float32 after hole filling; None once evicted
     obj_ptr: torch.Tensor  # (1, C)
-    object_score: float
-    iou: float
+    score: torch.Tensor  # (1, 1) object-score logit on the device (memory re-encoding reads it there)
     from_prompt: bool  # memory is encoded from the binarised mask (what the user saw)
-    mask_png: bytes = b""  # the final mask at video resolution, compressed
-    area: int = 0  # foreground pixels of the final mask
-    memory: torch.Tensor | None = None  # (1, mem_dim, h, w) bf16; None until encoded or once evicted
+    memory: torch.Tensor | None = None  # (1, mem_dim, h, w) in the precision's memory dtype; None once evicted
     unfilled_logits: torch.Tensor | None = None  # before hole filling: what the memory encoder saw
-    agreement: float | None = None  # mean IoU of the chosen candidate mask with the others
     # Distractor-aware memory flags.
     ram: bool = False
     drm: bool = False
+    job: Future | None = field(default=None, repr=False)  # the results thread's work for this record
+    _host: HostFacts | None = field(default=None, repr=False)
+
+    def set_host(self, facts: HostFacts) -> None:
+        self._host = facts
+
+    @property
+    def host(self) -> HostFacts:
+        if self._host is None:
+            job, self.job = self.job, None
+            if job is None:
+                raise RuntimeError("this record has no results yet")
+            job.result()  # fills _host (or raises what went wrong)
+        assert self._host is not None
+        return self._host
+
+    @property
+    def object_score(self) -> float:
+        return self.host.object_score
+
+    @property
+    def iou(self) -> float:
+        return self.host.iou
+
+    @property
+    def agreement(self) -> float | None:
+        return self.host.agreement
+
+    @property
+    def area(self) -> int:
+        return self.host.area
+
+    @property
+    def mask_data(self) -> bytes:
+        return self.host.mask_data
 
     @property
     def visible(self) -> bool:
         return self.object_score > 0 and self.area > 0
 
     def mask(self) -> np.ndarray:
-        return decode_mask(self.mask_png)
+        return decode_mask(self.mask_data)
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the host knows of a record once its results came back from the device."""
+
+    object_score: float
+    iou: float
+    area: int  # foreground pixels of the final mask
+    mask_data: bytes  # the final mask at video resolution, compressed (``postprocess.encode_mask``)
+    agreement: float | None = None  # mean IoU of the chosen candidate mask with the others; None with one
 
 
 @dataclass

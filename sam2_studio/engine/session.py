@@ -7,14 +7,20 @@ corrected with its memory and its previous mask; prompts join the memory bank wh
 next propagation starts; objects are tracked independently.
 
 Memory stays flat in clip length: image features, low-resolution logits and memory
-features live in bounded caches (memories in bf16, as the official predictor keeps them);
-what is evicted is recomputed when needed; final masks are kept PNG-compressed.
+features live in bounded caches (memories in one declared dtype, bf16 as the official
+predictor keeps them); what is evicted is recomputed when needed; final masks are kept
+compressed.
+
+On an accelerator the device never waits for the host: all objects of a frame advance in
+one batched step (``batch.py``), post-processing stays on the device, the next frames are
+decoded on a loader thread (``loader.py``) and the copy to the host, mask compression and
+bookkeeping run on a results thread (``results.py``) while the next frame computes.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections import OrderedDict
+import weakref
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -22,15 +28,19 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from sam2_studio.model import HeadOutput, ImageFeatures, PointerMemory, Sam2Model, SpatialMemory, inference_context
+from sam2_studio.model import HeadOutput, ImageFeatures, PointerMemory, Sam2Model, SpatialMemory
 
+from .batch import Step, group_by_layout, same_or_each
 from .distractor import FrameEvidence
+from .errors import OutOfDeviceMemory, is_out_of_memory, requested_bytes
 from .features import FeatureCache
+from .graphs import GraphCache
 from .frames import FrameSource
 from .memory_bank import MemorySelection, make_policy
-from .postprocess import encode_mask, fill_holes, non_overlapping, to_video_resolution
-from .quality import FrameQuality, candidate_agreement
+from .postprocess import fill_holes, non_overlapping, to_video_resolution
+from .quality import FrameQuality, candidate_agreement, nan_to_none
 from .records import FrameRecord, ObjectTrack, Prompt
+from .results import HostResults, ResultsThread, StepOutput, host_facts, pack_bits
 
 DIRECTIONS = ("forward", "backward", "both")
 LOGIT_CLAMP = 32.0
@@ -46,6 +56,12 @@ class SessionOptions:
     feature_cache: int = 3  # encoded frames kept
     keep_logits: int = 64  # low-res logits kept per object (besides prompted frames)
     keep_memories: int = 32  # memory features kept per object (besides pinned frames)
+    batch_objects: bool = True  # objects with the same memory layout share one model call per frame
+    cuda_graphs: bool = True  # on CUDA, replay steps whose shapes repeat as CUDA graphs (graphs.py)
+    # Frames computed ahead of the one handed out; None: 1 on an accelerator (the device works
+    # on the next frame while the host takes this one), 0 on the CPU (nothing to overlap, and
+    # a stop would waste a frame's work).
+    pipeline_depth: int | None = None
 
 
 @dataclass
@@ -80,12 +96,14 @@ class VideoSession:
         self.options = options or SessionOptions()
         cfg = model.config
         self.policy = make_policy(memory_policy, cfg.num_maskmem, cfg.max_obj_ptrs)
-        self.features = FeatureCache(model, frames, self.options.feature_cache)
+        self._graphs = GraphCache(model.precision.autocast_dtype, enabled=self.options.cuda_graphs)
+        self.features = FeatureCache(model, frames, self.options.feature_cache, self._graphs)
         self._tracks: dict[int, ObjectTrack] = {}
         self._range = (0, len(frames) - 1)
         self._logit_lru: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._memory_lru: OrderedDict[tuple[int, int], None] = OrderedDict()
-        self._mem_pos: torch.Tensor | None = None
+        self._mem_pos: dict[tuple, torch.Tensor] = {}
+        self._last_condition: tuple[list[tuple[tuple[int, int], weakref.ref]], torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -244,6 +262,20 @@ class VideoSession:
         self._logit_lru.clear()
         self._memory_lru.clear()
 
+    def prefetch(self, frame: int, obj_id: int | None = None) -> None:
+        """Do ahead of a click on ``frame`` what the click would start with: encode the frame
+        (kept in the feature cache) and, with ``obj_id`` on a frame that object has tracked,
+        attend to its memory (kept until the memory it read changes). The editor calls this
+        while the playhead rests; a click there then runs only the decoder. Nothing the
+        session remembers changes."""
+        frame = self._check_frame(frame)
+        with self._compute():
+            feats = self.features.get(frame)
+            track = self._tracks.get(obj_id) if obj_id is not None else None
+            if track is not None and frame in track.tracked:
+                sel = self.policy.select(track, frame, track.tracked[frame], self.num_frames)
+                self._condition_cached(track, frame, feats, sel)
+
     # ------------------------------------------------------------------ results
     def result(self, frame: int) -> FrameResult:
         """The current masks of every object on ``frame``, without running the model."""
@@ -347,35 +379,95 @@ class VideoSession:
             for track in tracks:
                 self.policy.start_run(track, start, reverse)
             todo = {t.obj_id: self._needed(t, frames) for t in tracks} if only_stale else None
-            for frame in frames:
-                if todo is not None and not any(todo.values()):
-                    break
-                fresh: dict[int, np.ndarray] = {}
-                with self._compute():
-                    for track in tracks:
-                        if track.obj_id not in self._tracks:  # removed while iterating
-                            continue
-                        rec = track.committed.get(frame)
-                        if rec is not None and rec.is_cond:
-                            track.tracked[frame] = reverse
-                            continue
-                        if todo is not None:
-                            if frame not in todo[track.obj_id]:
-                                continue
-                            todo[track.obj_id].discard(frame)
-                        fresh[track.obj_id] = self._track_step(track, frame, reverse)
-                if todo is None or fresh:
-                    yield self._result(frame, fresh)
+            order = [f for f in frames if todo is None or any(f in d for d in todo.values())]
+            pending: deque[Step] = deque()
+            with self.features.reading_ahead(order), ResultsThread(self.model.device) as results:
+                try:
+                    for frame in frames:
+                        if todo is not None and not any(todo.values()):
+                            break
+                        step = Step(frame, reverse, only_stale)
+                        runnable = self._runnable(tracks, frame, reverse, todo)
+                        if runnable:
+                            try:
+                                with self._compute():
+                                    self._advance(step, runnable, results)
+                            except Exception as exc:
+                                if not is_out_of_memory(exc):
+                                    raise
+                                while pending:  # hand out what was done, then say where it stopped
+                                    result = self._finish(pending.popleft())
+                                    if result is not None:
+                                        yield result
+                                kind = self.model.device.type
+                                raise OutOfDeviceMemory(frame, kind, requested_bytes(exc), len(runnable)) from exc
+                        pending.append(step)
+                        while len(pending) > self._depth():
+                            result = self._finish(pending.popleft())
+                            if result is not None:
+                                yield result
+                    while pending:
+                        result = self._finish(pending.popleft())
+                        if result is not None:
+                            yield result
+                finally:
+                    for step in pending:  # computed ahead but never handed out: as if not run
+                        self._undo(step)
+
+    def _runnable(self, tracks: list[ObjectTrack], frame: int, reverse: bool, todo: dict[int, set[int]] | None) -> list[ObjectTrack]:
+        """The objects the model must run for on ``frame``."""
+        out = []
+        for track in tracks:
+            if track.obj_id not in self._tracks:  # removed while iterating
+                continue
+            rec = track.committed.get(frame)
+            if rec is not None and rec.is_cond:
+                track.tracked[frame] = reverse
+                continue
+            if todo is not None:
+                if frame not in todo[track.obj_id]:
+                    continue
+                todo[track.obj_id].discard(frame)
+            out.append(track)
+        return out
+
+    def _depth(self) -> int:
+        depth = self.options.pipeline_depth
+        if depth is None:
+            depth = 0 if self.model.device.type == "cpu" else 1
+        return 0 if self.policy.needs_evidence else depth  # that policy reads each frame before the next
+
+    def _finish(self, step: Step) -> FrameResult | None:
+        """Wait for a step's host results and make its :class:`FrameResult` (None when an
+        only-stale run computed nothing on that frame)."""
+        fresh: dict[int, np.ndarray] = {}
+        if step.computed:
+            try:
+                host = step.changes[0].record.job.result() if step.changes[0].record.job else None
+            except BaseException:
+                self._undo(step)
+                raise
+            for change in step.changes:
+                track, rec = change.track, change.record
+                # An edit between two frames (a click on this frame) wins over the tracked mask.
+                if track.committed.get(step.frame) is rec and step.frame not in track.pending:
+                    fresh[track.obj_id] = host.masks[track.obj_id] if host is not None else rec.mask()
+        elif step.only_stale:
+            return None
+        return self._result(step.frame, fresh)
+
+    def _undo(self, step: Step) -> None:
+        for key in step.undo():
+            self._logit_lru.pop(key, None)
+            self._memory_lru.pop(key, None)
 
     def _needed(self, track: ObjectTrack, frames: range) -> set[int]:
         cond = set(track.cond_order)
         return {f for f in frames if f not in cond and (f not in track.tracked or f in track.stale)}
 
     # ------------------------------------------------------------------ model steps
-    @contextlib.contextmanager
-    def _compute(self) -> Iterator[None]:
-        with inference_context(self.model.device):
-            yield
+    def _compute(self):  # noqa: ANN202 - a context manager
+        return self.model.inference()
 
     def _prompt_step(self, track: ObjectTrack, frame: int, prompt: Prompt) -> tuple[FrameRecord, np.ndarray]:
         m = self.model
@@ -393,7 +485,7 @@ class VideoSession:
                 embedding = m.without_memory(feats.embedding)
             else:
                 sel = self.policy.select(track, frame, track.tracked[frame], self.num_frames)
-                embedding = self._condition(track, feats, sel)
+                embedding = self._condition_cached(track, frame, feats, sel)
             prev = track.record(frame)
             prev_logits = None
             if prev is not None and prev.logits is not None:
@@ -403,83 +495,163 @@ class VideoSession:
             pts = torch.from_numpy(prompt.points * scale).to(m.device)[None]
             labs = torch.from_numpy(prompt.labels).to(m.device)[None]
             heads = m.decode(embedding, feats.high_res, pts, labs, prev_logits, multimask=len(prompt.labels) <= 1)
-        return self._record(track, frame, heads, is_cond=True, from_prompt=True)
-
-    def _track_step(self, track: ObjectTrack, frame: int, reverse: bool) -> np.ndarray:
-        m = self.model
-        feats = self.features.get(frame)
-        sel = self.policy.select(track, frame, reverse, self.num_frames)
-        heads = m.decode(self._condition(track, feats, sel), feats.high_res, multimask=True)
-        memory, _ = m.encode_memory(feats.embedding, heads.high_res_masks, heads.object_score, binarize=False)
-        record, mask = self._record(track, frame, heads, is_cond=False, from_prompt=False)
-        record.memory = memory.to(torch.bfloat16)
-        self.policy.observe(track, frame, record, self._evidence(heads))
-        track.commit(frame, record)
-        track.tracked[frame] = reverse
-        track.stale.discard(frame)
-        self._touch(track, frame)
-        return mask
-
-    def _record(
-        self, track: ObjectTrack, frame: int, heads: HeadOutput, is_cond: bool, from_prompt: bool
-    ) -> tuple[FrameRecord, np.ndarray]:
         raw = heads.masks.float()
         logits = fill_holes(raw, self.options.fill_hole_area)
         mask = (to_video_resolution(logits, self.size)[0, 0] > 0).cpu().numpy()
-        best = int(heads.best_index[0])
-        agreement = float(candidate_agreement(heads.multi_masks, heads.best_index)[0])
         record = FrameRecord(
-            is_cond=is_cond,
+            is_cond=True,
             logits=logits,
             obj_ptr=heads.obj_ptr.float(),
-            object_score=float(heads.object_score[0, 0]),
-            iou=float(heads.ious[0, best]),
-            agreement=None if agreement != agreement else agreement,  # NaN: one candidate
-            from_prompt=from_prompt,
-            mask_png=encode_mask(mask),
-            area=int(mask.sum()),
+            score=heads.object_score.float(),
+            from_prompt=True,
             unfilled_logits=None if logits is raw else raw,
         )
+        best = int(heads.best_index[0])
+        agreement = float(candidate_agreement(heads.multi_masks, heads.best_index)[0])  # NaN: one candidate
+        record.set_host(host_facts(mask, float(heads.object_score[0, 0]), float(heads.ious[0, best]),
+                                   nan_to_none(agreement)))
         return record, mask
 
-    def _evidence(self, heads: HeadOutput) -> FrameEvidence | None:
-        if self.policy.name != "distractor_aware" or heads.multi_masks.shape[1] < 2:
+    def _advance(self, step: Step, tracks: list[ObjectTrack], results: ResultsThread) -> None:
+        """Track ``tracks`` onto ``step.frame`` in as few batched model calls as their memory
+        layouts allow. Nothing here reads a value back from the device: the masks and scores
+        go to the results thread. Everything is computed before anything is committed, so a
+        failure (out of memory) leaves the frame untouched."""
+        frame = step.frame
+        feats = self.features.get(frame)
+        selections = [self.policy.select(t, frame, step.reverse, self.num_frames) for t in tracks]
+        outputs = []
+        for members in group_by_layout(selections, self.options.batch_objects):
+            group = [tracks[i] for i in members]
+            memory, memory_pos, n_ptr = self._bank(group, feats, [selections[i] for i in members])
+            evidence = self.policy.needs_evidence
+            key = ("track", memory.shape, n_ptr, evidence, self.size)
+            tensors = self._graphs.run(key, self._tracking_step(n_ptr, evidence), feats.embedding, *feats.high_res,
+                                       feats.pos, memory, memory_pos)
+            outputs.append((group, self._outputs(group, *tensors)))
+        future = results.submit([out for _, out in outputs])
+        host = future.result() if self.policy.needs_evidence else None
+        for group, out in outputs:
+            for track, rec in zip(group, out.records):
+                if host is not None:
+                    self.policy.observe(track, frame, rec, self._evidence(host, track.obj_id))
+                step.commit(track, rec)
+                self._touch(track, frame)
+
+    def _tracking_step(self, num_ptr_tokens: int, evidence: bool):  # noqa: ANN202 - a tensor function
+        """The model's part of a tracking step as a function of tensors alone (so that it can
+        be captured as a CUDA graph): memory attention, decoder, memory encoder, hole filling,
+        the masks at video resolution thresholded, and the numbers the host will want."""
+        m = self.model
+
+        def step(embedding, s0, s1, pos, memory, memory_pos):  # noqa: ANN001, ANN202
+            feats = ImageFeatures(embedding, (s0, s1), pos)
+            heads = m.decode(m.attend_memory(feats, memory, memory_pos, num_ptr_tokens), (s0, s1), multimask=True)
+            mem, _ = m.encode_memory(embedding, heads.high_res_masks, heads.object_score, binarize=False)
+            raw = heads.masks.float()
+            logits = fill_holes(raw, self.options.fill_hole_area)
+            scores = heads.object_score.float()
+            rows = torch.arange(raw.shape[0], device=raw.device)
+            agreement = candidate_agreement(heads.multi_masks, heads.best_index)  # stays on the device
+            stats = torch.stack([scores[:, 0], heads.ious[rows, heads.best_index].float(), heads.best_index.float(),
+                                 agreement.float()], 1)
+            masks = to_video_resolution(logits, self.size)[:, 0] > 0
+            if masks.device.type != "cpu":
+                masks = pack_bits(masks)  # an eighth of the bytes to copy, no bit packing on the host
+            out = (raw, logits, heads.obj_ptr.float(), scores, mem.to(m.precision.memory_dtype), stats, masks)
+            return (*out, heads.multi_masks > 0) if evidence else out
+
+        return step
+
+    def _outputs(self, group: list[ObjectTrack], raw: torch.Tensor, logits: torch.Tensor, ptrs: torch.Tensor,
+                 scores: torch.Tensor, memory: torch.Tensor, stats: torch.Tensor, masks: torch.Tensor,
+                 candidates: torch.Tensor | None = None) -> StepOutput:
+        """The records of one batched call, and what goes to the host."""
+        records = [
+            FrameRecord(
+                is_cond=False,
+                logits=logits[i : i + 1],
+                obj_ptr=ptrs[i : i + 1],
+                score=scores[i : i + 1],
+                from_prompt=False,
+                memory=memory[i : i + 1],  # stored in one dtype, converted in the step only
+                unfilled_logits=None if logits is raw else raw[i : i + 1],
+            )
+            for i in range(len(group))
+        ]
+        return StepOutput(records, [t.obj_id for t in group], masks, stats, self.size, candidates)
+
+    @staticmethod
+    def _evidence(host: HostResults, obj_id: int) -> FrameEvidence | None:
+        candidates = host.candidates.get(obj_id)
+        if candidates is None or candidates.shape[0] < 2:
             return None
-        masks = (heads.multi_masks[0] > 0).cpu().numpy()
-        best = int(heads.best_index[0])
-        alts = [masks[i] for i in range(masks.shape[0]) if i != best]
-        return FrameEvidence(masks[best], float(heads.ious[0, best]), alts)
+        _, iou, best = host.stats[obj_id]
+        alts = [candidates[i] for i in range(candidates.shape[0]) if i != best]
+        return FrameEvidence(candidates[best], iou, alts)
+
+    def _encode_memory(self, embedding: torch.Tensor, high: torch.Tensor, score: torch.Tensor, binarize: bool) -> torch.Tensor:
+        mem, _ = self.model.encode_memory(embedding, high, score, binarize=binarize)
+        return mem.to(self.model.precision.memory_dtype)
 
     def _commit_pending(self) -> None:
         """Prompted frames join the memory bank, encoded from the mask the user saw."""
-        m = self.model
-        s = m.image_size
+        s = self.model.image_size
         for track in self._tracks.values():
             for frame, rec in list(track.pending.items()):
                 if rec.memory is None:
-                    feats = self.features.get(frame)
                     high = F.interpolate(rec.logits, size=(s, s), mode="bilinear", align_corners=False)
-                    score = torch.tensor([[rec.object_score]], device=m.device)
-                    mem, _ = m.encode_memory(feats.embedding, high, score, binarize=True)
-                    rec.memory = mem.to(torch.bfloat16)
+                    rec.memory = self._encode_memory(self.features.get(frame).embedding, high, rec.score, True)
                 track.commit(frame, rec)
             track.pending.clear()
 
-    def _memory_pos(self, memory: torch.Tensor) -> torch.Tensor:
-        if self._mem_pos is None or self._mem_pos.shape[-2:] != memory.shape[-2:] or self._mem_pos.device != memory.device:
-            self._mem_pos = self.model.memory_encoder.position_encoding(memory[:1].float())
-        return self._mem_pos
+    def _memory_pos(self, memory: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        key = (tuple(memory.shape[-3:]), memory.device, dtype)
+        pos = self._mem_pos.get(key)
+        if pos is None:
+            pos = self._mem_pos[key] = self.model.memory_encoder.position_encoding(memory[:1].float()).to(dtype)
+        return pos
 
-    def _condition(self, track: ObjectTrack, feats: ImageFeatures, sel: MemorySelection) -> torch.Tensor:
+    def _bank(self, group: list[ObjectTrack], feats: ImageFeatures, sels: list[MemorySelection]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The memory tokens each object of ``group`` attends to on this frame (``sels`` share
+        one layout): (len(group), M, mem_dim), their positions, and how many are pointers."""
         dtype = feats.embedding.dtype
         spatial = []
-        for t, slot in sel.spatial:
-            mem = self._memory(track, t).to(dtype)
-            spatial.append(SpatialMemory(mem, self._memory_pos(mem).to(dtype), slot))
-        pointers = [PointerMemory(track.committed[t].obj_ptr.to(dtype), off) for t, off in sel.pointers]
-        return self.model.condition_on_memory(
-            feats, spatial, pointers, self.policy.max_pointer_offset(self.num_frames)
-        )
+        for j in range(len(sels[0].spatial)):
+            entries = [sel.spatial[j] for sel in sels]
+            mems = [self._memory(track, t) for track, (t, _) in zip(group, entries)]
+            mem = (mems[0] if len(mems) == 1 else torch.cat(mems)).to(dtype)
+            spatial.append(SpatialMemory(mem, self._memory_pos(mem, dtype), same_or_each([slot for _, slot in entries])))
+        pointers = []
+        for j in range(len(sels[0].pointers)):
+            entries = [sel.pointers[j] for sel in sels]
+            ptrs = [track.committed[t].obj_ptr for track, (t, _) in zip(group, entries)]
+            ptr = (ptrs[0] if len(ptrs) == 1 else torch.cat(ptrs)).to(dtype)
+            pointers.append(PointerMemory(ptr, same_or_each([off for _, off in entries])))
+        memory, memory_pos, n_ptr = self.model.assemble_memory(spatial, pointers, self.policy.max_pointer_offset(self.num_frames))
+        b = len(group)
+        return memory.expand(b, -1, -1), memory_pos.expand(b, -1, -1), n_ptr
+
+    def _condition(self, group: list[ObjectTrack], feats: ImageFeatures, sels: list[MemorySelection]) -> torch.Tensor:
+        """The frame's embedding for each object of ``group`` after attending to its memory bank."""
+        return self.model.attend_memory(feats, *self._bank(group, feats, sels))
+
+    def _condition_cached(self, track: ObjectTrack, frame: int, feats: ImageFeatures, sel: MemorySelection) -> torch.Tensor:
+        """``_condition`` remembered for one (object, frame): a click where the playhead rested,
+        or a second click on a tracked frame, skips memory attention. It is reused only while
+        the very same features, memories and pointers are selected (held by weak reference:
+        an evicted or replaced one no longer matches)."""
+        inputs = [((track.obj_id, frame), weakref.ref(feats))]
+        inputs += [((t, slot), weakref.ref(self._memory(track, t))) for t, slot in sel.spatial]
+        inputs += [((t, off), weakref.ref(track.committed[t].obj_ptr)) for t, off in sel.pointers]
+        last = self._last_condition
+        if last is not None and len(last[0]) == len(inputs) and all(
+            key == k and ref() is not None and ref() is r() for (key, ref), (k, r) in zip(last[0], inputs)
+        ):
+            return last[1]
+        embedding = self._condition([track], feats, [sel])
+        self._last_condition = (inputs, embedding)
+        return embedding
 
     def _memory(self, track: ObjectTrack, frame: int) -> torch.Tensor:
         rec = track.committed[frame]
@@ -492,9 +664,7 @@ class VideoSession:
                 high = F.interpolate(mask * 2 * MASK_LOGIT - MASK_LOGIT, size=(s, s), mode="bilinear", align_corners=False)
             else:
                 high = F.interpolate(low, size=(s, s), mode="bilinear", align_corners=False)
-            score = torch.tensor([[rec.object_score]], device=m.device)
-            mem, _ = m.encode_memory(self.features.get(frame).embedding, high, score, binarize=rec.from_prompt)
-            rec.memory = mem.to(torch.bfloat16)
+            rec.memory = self._encode_memory(self.features.get(frame).embedding, high, rec.score, rec.from_prompt)
         self._touch(track, frame)
         return rec.memory
 

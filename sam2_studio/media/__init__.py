@@ -15,7 +15,9 @@ Reading
 Writing (one frame at a time; atomic; ``abort()`` or an exception removes partial output)
     ``VideoWriter(path, size, fps, H264() | ProRes() | Ffv1(), audio=AudioSource(...))``,
     ``MatteWriter(path, MatteExport(MatteFormat...), size, fps)`` for PNG 8/16 grey or RGBA,
-    EXR, ProRes 4444 with alpha and FFV1 mattes, ``ImageSequenceWriter`` for raw sequences,
+    EXR, ProRes 4444 with alpha and FFV1 mattes, ``LayeredExrWriter(path, LayeredExr(...),
+    size, names)`` for multi-layer EXR (a layer per object, or Cryptomatte ID mattes:
+    ``cryptomatte.py``), ``ImageSequenceWriter`` for raw sequences,
     ``MaskletWriter`` / ``read_masklets`` for SA-V style COCO RLE JSON, ``RleMask`` for
     compact mask storage.
 
@@ -27,6 +29,7 @@ Errors
 from .cache import CachedReader, FrameCache
 from .coco import Masklets, MaskletWriter, RleMask, read_masklets
 from .errors import DamagedMediaError, MediaError
+from .exr_layers import ExrCompression, LayeredExr, LayeredExrWriter, layer_name
 from .images import IMAGE_EXTENSIONS, read_image, read_matte
 from .matte_writer import MatteExport, MatteFormat, MatteWriter
 from .mattes import matte_float, matte_u8, matte_u16, rgba
@@ -43,11 +46,14 @@ __all__ = [
     "AudioSource",
     "CachedReader",
     "DamagedMediaError",
+    "ExrCompression",
     "Ffv1",
     "FrameCache",
     "FrameReader",
     "H264",
     "IMAGE_EXTENSIONS",
+    "LayeredExr",
+    "LayeredExrWriter",
     "ImageSequenceReader",
     "ImageSequenceWriter",
     "Masklets",
@@ -67,6 +73,7 @@ __all__ = [
     "VideoReader",
     "VideoWriter",
     "iter_thumbnails",
+    "layer_name",
     "matte_float",
     "matte_u8",
     "matte_u16",

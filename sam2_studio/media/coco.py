@@ -22,39 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from sam2_studio.atomic_write import atomic_write
+from sam2_studio.mask_runs import mask_from_counts, rle_counts  # noqa: F401 - shared with s2rle1
 
 from .atomic import Export, check_writable_folder, write_failure
 from .errors import MediaError
-
-
-def rle_counts(mask: np.ndarray, order: str = "F") -> np.ndarray:
-    """Run lengths of a boolean (H, W) mask, starting with a (possibly empty) run of zeros.
-
-    Column-major by default (COCO's order); ``order="C"`` counts row by row, which is what
-    the project file's ``s2rle1`` codec stores (``project/masks.py``), so both formats share
-    this and :func:`mask_from_counts`.
-    """
-    flat = np.asarray(mask, dtype=bool).ravel(order=order)
-    if flat.size == 0:
-        return np.zeros(1, dtype=np.int64)
-    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate(([0], changes, [flat.size]))
-    counts = np.diff(bounds)
-    if flat[0]:
-        counts = np.concatenate(([0], counts))
-    return counts.astype(np.int64)
-
-
-def mask_from_counts(counts: np.ndarray, shape: tuple[int, int], order: str = "F") -> np.ndarray:
-    """The (H, W) boolean mask whose runs (zeros first) are ``counts``, in ``order``.
-
-    The caller checks that the runs cover ``shape`` exactly and says so in its own words.
-    """
-    values = np.zeros(len(counts), dtype=bool)
-    values[1::2] = True
-    flat = np.repeat(values, np.asarray(counts, dtype=np.int64))
-    h, w = int(shape[0]), int(shape[1])
-    return flat.reshape((h, w)) if order == "C" else flat.reshape((w, h)).T.copy()
 
 
 def counts_to_string(counts: np.ndarray) -> str:

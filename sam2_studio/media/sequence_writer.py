@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,9 @@ class ImageSequenceWriter(Export):
     """Writes frames numbered ``start``, ``start + 1``, ... as ``naming`` says.
 
     ``write(image)`` takes ready pixels: (H, W) grey or (H, W, 3|4) RGB(A); uint8 or uint16
-    for PNG/TIFF, float32 for EXR (written as half floats unless ``half=False``).
+    for PNG/TIFF, float32 for EXR (written as half floats unless ``half=False``). With an
+    ``encoder``, ``image`` is whatever it takes and turns into a file's bytes (multi-layer
+    EXR): the naming, the writing aside and the renaming at the end stay this class's.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class ImageSequenceWriter(Export):
         half: bool = True,
         workers: int = 0,
         png_compression: int = 1,
+        encoder: Callable[[Any], bytes] | None = None,
     ) -> None:
         if naming.suffix.lower() not in SEQUENCE_SUFFIXES:
             raise MediaError(f"unknown image type {naming.suffix!r}: use .png, .tif or .exr", naming.folder / naming.pattern)
@@ -51,6 +55,7 @@ class ImageSequenceWriter(Export):
         self._done: list[tuple[Path, Path]] = []  # (temporary, final)
         self._half = half
         self._png_compression = png_compression
+        self._encoder = encoder
         n = workers or min(4, os.cpu_count() or 2)
         self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="sequence-writer")
         self._inflight: deque[Future[Path]] = deque()
@@ -70,9 +75,12 @@ class ImageSequenceWriter(Export):
         self.frames_written += 1
         while len(self._inflight) >= self._limit:
             self._collect(self._inflight.popleft())
-        self._inflight.append(self._pool.submit(self._write_one, np.asarray(image), number, prepare))
+        payload = image if self._encoder is not None else np.asarray(image)
+        self._inflight.append(self._pool.submit(self._write_one, payload, number, prepare))
 
     def _encode(self, image: np.ndarray) -> bytes:
+        if self._encoder is not None:
+            return self._encoder(image)
         suffix = self.naming.suffix.lower()
         if suffix == ".exr":
             return encode_exr(image.astype(np.float32, copy=False), half=self._half)

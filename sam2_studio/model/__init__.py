@@ -12,12 +12,14 @@ SAM 2 and SAM 2.1 checkpoints without conversion.
 
 from .checkpoint import CheckpointError, build_model, detect_variant, load_checkpoint
 from .config import VARIANTS, HieraConfig, ModelConfig, get_config
-from .device import autocast_dtype, choose_device, describe, inference_context
+from .device import autocast_dtype, choose_device, describe, enable_mps_fallback, inference_context
 from .image_encoder import ImageFeatures
+from .precision import PRECISIONS, Precision, choose_precision, default_precision
 from .predictor import ImagePredictor, Prediction
 from .sam2_model import HeadOutput, PointerMemory, Sam2Model, SpatialMemory
 
 __all__ = [
+    "PRECISIONS",
     "VARIANTS",
     "CheckpointError",
     "HeadOutput",
@@ -26,14 +28,18 @@ __all__ = [
     "ImagePredictor",
     "ModelConfig",
     "PointerMemory",
+    "Precision",
     "Prediction",
     "Sam2Model",
     "SpatialMemory",
     "autocast_dtype",
     "build_model",
     "choose_device",
+    "choose_precision",
+    "default_precision",
     "describe",
     "detect_variant",
+    "enable_mps_fallback",
     "get_config",
     "inference_context",
     "load_checkpoint",

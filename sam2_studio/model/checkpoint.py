@@ -25,16 +25,21 @@ class CheckpointError(StudioError):
     """A checkpoint file that cannot be used; the message says why, in words."""
 
 
-def build_model(variant: str, image_size: int = 1024, device: str | torch.device | None = None) -> Sam2Model:
-    """A randomly initialised model of ``variant``, in eval mode, on ``device`` (default: best)."""
-    return _place(Sam2Model(get_config(variant, image_size)), device)
+def build_model(
+    variant: str, image_size: int = 1024, device: str | torch.device | None = None, precision: str | None = None
+) -> Sam2Model:
+    """A randomly initialised model of ``variant``, in eval mode, on ``device`` (default: best),
+    computing in ``precision`` (default: the device's, see ``precision.py``)."""
+    return _place(Sam2Model(get_config(variant, image_size)), device, precision)
 
 
-def _place(model: Sam2Model, device: str | torch.device | None) -> Sam2Model:
+def _place(model: Sam2Model, device: str | torch.device | None, precision: str | None = None) -> Sam2Model:
     dev = choose_device(device)
     if dev.type == "cpu":
         tune_cpu_allocator()
-    return model.to(dev).eval()
+    model = model.to(dev).eval()
+    model.set_precision(precision)
+    return model
 
 
 def _embed_dim_to_size(embed_dim: int, depth: int) -> str | None:
@@ -103,6 +108,7 @@ def load_checkpoint(
     variant: str | None = None,
     device: str | torch.device | None = None,
     image_size: int = 1024,
+    precision: str | None = None,
 ) -> Sam2Model:
     """Build the model a checkpoint file holds and load it strictly.
 
@@ -158,4 +164,4 @@ def load_checkpoint(
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:  # dtype or storage problems the checks above cannot see
         raise CheckpointError(f"the tensors cannot be loaded: {exc}", path) from exc
-    return _place(model, device)
+    return _place(model, device, precision)

@@ -1,32 +1,48 @@
-"""Where the model runs and in what precision: CUDA (bf16 autocast), else Apple MPS, else CPU."""
+"""Where the model runs: CUDA, else Apple MPS, else the CPU (precision: ``precision.py``)."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import sys
 from collections.abc import Iterator
 
 import torch
 
+from .precision import Precision, choose_precision
+
+MPS_FALLBACK_ENV = "PYTORCH_ENABLE_MPS_FALLBACK"
+
+
+def enable_mps_fallback() -> None:
+    """Let the few operators MPS lacks run on the CPU instead of failing (set before use)."""
+    os.environ.setdefault(MPS_FALLBACK_ENV, "1")
+
+
+def mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
 
 def choose_device(preferred: str | torch.device | None = None) -> torch.device:
-    """The requested device, or the best one present."""
+    """The requested device, or the best one present (CUDA, then Apple MPS, then the CPU)."""
     if preferred is not None:
-        return torch.device(preferred)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        dev = torch.device(preferred)
+    elif torch.cuda.is_available():
+        dev = torch.device("cuda")
+    elif mps_available():
+        dev = torch.device("mps")
+    else:
+        dev = torch.device("cpu")
+    if dev.type == "mps":
+        enable_mps_fallback()
+    return dev
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the hardware runs it fast (CUDA with bf16 support); fp32 elsewhere."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return None
+    """The autocast dtype of the device's default precision (None: plain fp32)."""
+    return choose_precision(device).autocast_dtype
 
 
 @contextlib.contextmanager
@@ -41,14 +57,14 @@ def inference_context(device: torch.device, dtype: torch.dtype | None = None) ->
                 yield
 
 
-def describe(device: torch.device) -> str:
-    """A short human name for a status bar: 'CUDA: NVIDIA H100 (bf16)', 'CPU (fp32)'."""
+def describe(device: torch.device, precision: Precision | None = None) -> str:
+    """A short human name for a status bar: 'CUDA: NVIDIA H100 (bf16)', 'CPU, 8 threads (fp32)'."""
+    p = (precision or choose_precision(device)).label
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return f"CUDA: {name} ({'bf16' if autocast_dtype(device) else 'fp32'})"
+        return f"CUDA: {torch.cuda.get_device_name(device)} ({p})"
     if device.type == "mps":
-        return "Apple GPU (MPS, fp32)"
-    return f"CPU, {torch.get_num_threads()} threads (fp32)"
+        return f"Apple GPU (MPS, {p})"
+    return f"CPU, {torch.get_num_threads()} threads ({p})"
 
 
 _ALLOCATOR_TUNED = False

@@ -39,6 +39,15 @@ def _from_windows(x: torch.Tensor, size: int, hp: int, wp: int, h: int, w: int) 
     return x[:, :h, :w].contiguous() if (hp != h or wp != w) else x
 
 
+def _residual(branch: torch.Tensor, stream: torch.Tensor) -> torch.Tensor:
+    """``stream + branch``. In place into the branch's fresh output when both have one dtype
+    (autograd-safe: addition keeps no inputs; one large allocation less); under autocast the
+    branch is bf16 and the residual stream stays in fp32, as the official model keeps it."""
+    if branch.dtype == torch.promote_types(branch.dtype, stream.dtype):
+        return branch.add_(stream)
+    return stream + branch
+
+
 class PatchEmbed(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -108,10 +117,8 @@ class HieraBlock(nn.Module):
             x = _from_windows(x, window, hp, wp, h, w)
         else:
             x = self.attn(x)
-        # In-place adds into fresh outputs: autograd-safe (addition keeps no inputs) and one
-        # large allocation less each.
-        x = x.add_(shortcut)
-        return self.mlp(self.norm2(x)).add_(x)
+        x = _residual(x, shortcut)
+        return _residual(self.mlp(self.norm2(x)), x)
 
 
 class Hiera(nn.Module):

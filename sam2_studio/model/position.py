@@ -9,6 +9,21 @@ import torch
 from torch import nn
 
 
+@lru_cache(maxsize=64)
+def on_device(make, *args, device: torch.device, dtype: torch.dtype) -> torch.Tensor:  # noqa: ANN001
+    """``make(*args)`` (a CPU table) moved to ``device`` once and cached.
+
+    Copying a table from host memory at every call makes every frame wait for the GPU to
+    catch up (a blocking copy); fixed tables go over once. Made outside inference mode so
+    the cached tensor serves both inference and autograd callers.
+    """
+    with torch.inference_mode(False), torch.no_grad():
+        value = make(*args)
+        if isinstance(value, tuple):
+            return tuple(v.to(device=device, dtype=dtype) for v in value)  # type: ignore[return-value]
+        return value.to(device=device, dtype=dtype)
+
+
 @lru_cache(maxsize=16)
 def _sine_2d(channels: int, height: int, width: int, temperature: float) -> torch.Tensor:
     half = channels // 2
@@ -44,7 +59,7 @@ class SinePositionEncoding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
-        pos = _sine_2d(self.channels, h, w, self.temperature).to(device=x.device, dtype=x.dtype)
+        pos = on_device(_sine_2d, self.channels, h, w, self.temperature, device=x.device, dtype=x.dtype)
         return pos.unsqueeze(0).expand(b, -1, -1, -1)
 
 
@@ -117,17 +132,14 @@ class AxialRope:
         side = math.isqrt(num_tokens)
         if side * side != num_tokens:
             raise ValueError(f"rotary encoding needs a square token grid, got {num_tokens} tokens")
-        cos, sin = _axial_rope_tables(self.dim, side, side, self.theta)
-        return cos.to(device=device, dtype=dtype), sin.to(device=device, dtype=dtype)
+        return on_device(_axial_rope_tables, self.dim, side, side, self.theta, device=device, dtype=dtype)
 
     @staticmethod
     def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """Rotate ``x`` (..., N, dim) by tables (N, dim/2); N may be a multiple of the table's."""
-        n = x.shape[-2]
-        if n != cos.shape[0]:
-            reps = n // cos.shape[0]
-            cos = cos.repeat(reps, 1)
-            sin = sin.repeat(reps, 1)
+        n, grid = x.shape[-2], cos.shape[0]
+        if n != grid:  # several memory frames: each repeats the grid's rotation (broadcast, no copies)
+            return AxialRope.rotate(x.unflatten(-2, (n // grid, grid)), cos, sin).flatten(-3, -2)
         pairs = x.unflatten(-1, (-1, 2))
         x0, x1 = pairs[..., 0], pairs[..., 1]
         out = torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)

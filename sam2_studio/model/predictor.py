@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .device import inference_context
 from .image_encoder import ImageFeatures
 from .prompt_encoder import LABEL_BOX_BR, LABEL_BOX_TL
 from .sam2_model import Sam2Model
@@ -24,6 +23,7 @@ class Prediction:
     scores: np.ndarray  # (M,) predicted IoU
     logits: np.ndarray  # (M, S/4, S/4) float32, clamped to +-32
     object_score: float  # > 0: the model thinks the object is present
+    full_logits: np.ndarray | None = None  # (M, H, W) float32, unclamped: only when asked for
 
     @property
     def best(self) -> int:
@@ -72,7 +72,7 @@ class ImagePredictor:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         m = self.model
-        with inference_context(m.device):
+        with m.inference():
             feats = m.encode_image(m.preprocess(image))
             feats.embedding = m.without_memory(feats.embedding)
         self._features = feats
@@ -89,10 +89,13 @@ class ImagePredictor:
         box=None,  # noqa: ANN001 - (x0, y0, x1, y1) in image pixels
         mask_input: np.ndarray | None = None,
         multimask: bool = True,
+        full_logits: bool = False,
     ) -> Prediction:
         """Masks for a prompt. ``multimask`` gives three candidates for ambiguous prompts;
         without it one mask is returned: the single-mask output when it is stable, else
-        the best candidate (the official choice).
+        the best candidate (the official choice). ``full_logits`` also returns the logits at
+        the image's resolution, unclamped (the masks are where they are > 0): what a
+        caller needs to blend or soften an edge.
         """
         if self._features is None or self._size is None:
             raise RuntimeError("call set_image() before predict()")
@@ -111,7 +114,7 @@ class ImagePredictor:
             mask_t = torch.as_tensor(np.asarray(mask_input, dtype=np.float32), device=dev)
             mask_t = mask_t.reshape(1, 1, *mask_t.shape[-2:])
         f = self._features
-        with inference_context(dev):
+        with m.inference():
             out = m.decode(f.embedding, f.high_res, pts, lab, mask_t, multimask=multimask, gate_absent=False)
             low = out.multi_masks.float()
             full = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
@@ -120,4 +123,5 @@ class ImagePredictor:
             scores=out.ious[0].float().cpu().numpy(),
             logits=low[0].clamp(-LOGIT_CLAMP, LOGIT_CLAMP).cpu().numpy(),
             object_score=float(out.object_score[0, 0]),
+            full_logits=full[0].float().cpu().numpy() if full_logits else None,
         )

@@ -7,6 +7,7 @@ memories a frame attends to and passes them in as a :class:`Memory`.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +21,13 @@ from .layers import MLP
 from .mask_decoder import MaskDecoder
 from .memory_attention import MemoryAttention
 from .memory_encoder import MemoryEncoder
-from .position import sine_1d
+from .position import on_device, sine_1d
+from .precision import Precision, choose_precision
 from .prompt_encoder import LABEL_PAD, PromptEncoder
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+POINTER_ENCODINGS_KEPT = 4096  # temporal encodings of pointer offsets cached per model
 NO_OBJECT_LOGIT = -1024.0  # mask logits where the object-score head says "absent"
 MASK_PROMPT_SCALE, MASK_PROMPT_BIAS = 20.0, -10.0  # a binary mask used directly as logits
 
@@ -48,19 +51,24 @@ class HeadOutput:
 
 @dataclass
 class SpatialMemory:
-    """One remembered frame: its encoded memory and how far back it sits in the bank."""
+    """One remembered frame per object: encoded memories and how far back each sits in its bank.
+
+    ``slot`` indexes ``maskmem_tpos_enc`` (0 = previous frame ... num_maskmem-1 =
+    conditioning): one for the whole batch, or one per row when objects tracked together
+    remember frames at different distances.
+    """
 
     features: torch.Tensor  # (B, mem_dim, h, w)
-    pos: torch.Tensor  # (B, mem_dim, h, w)
-    slot: int  # index into maskmem_tpos_enc: 0 = previous frame ... num_maskmem-1 = conditioning
+    pos: torch.Tensor  # (B or 1, mem_dim, h, w)
+    slot: int | tuple[int, ...]
 
 
 @dataclass
 class PointerMemory:
-    """An object pointer and its signed temporal offset from the current frame."""
+    """Object pointers and their signed temporal offsets from the current frame (one, or one per row)."""
 
     pointer: torch.Tensor  # (B, C)
-    offset: int
+    offset: int | tuple[int, ...]
 
 
 class Sam2Model(nn.Module):
@@ -86,6 +94,26 @@ class Sam2Model(nn.Module):
             self.obj_ptr_tpos_proj = nn.Linear(d, m)
         for p in (self.maskmem_tpos_enc, self.no_mem_embed, self.no_mem_pos_enc, self.no_obj_ptr):
             nn.init.trunc_normal_(p, std=0.02)
+        self._precision: Precision | None = None
+        self._pointer_enc: OrderedDict[tuple[float, int, torch.device], torch.Tensor] = OrderedDict()
+
+    # ----------------------------------------------------------------- precision
+    @property
+    def precision(self) -> Precision:
+        """The compute precision on the model's device (the device's default until set)."""
+        p = self._precision
+        if p is None or p.device_type != self.device.type:
+            p = self._precision = choose_precision(self.device)
+        return p
+
+    def set_precision(self, requested: str | None) -> Precision:
+        """Ask for "fp32", "bf16" or "fp16" (None: the device's default); returns what was chosen."""
+        self._precision = choose_precision(self.device, requested)
+        return self._precision
+
+    def inference(self):  # noqa: ANN201 - a context manager
+        """No autograd, autocast in the model's precision: wrap every model call in it."""
+        return self.precision.context()
 
     # ----------------------------------------------------------------- image path
     @property
@@ -110,12 +138,13 @@ class Sam2Model(nn.Module):
             t = image
         if t.ndim != 3 or t.shape[2] != 3:
             raise ValueError(f"expected an RGB image of shape (H, W, 3), got {tuple(t.shape)}")
-        t = t.to(self.device).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+        # From pinned memory (the frame loader's) the copy does not block the host.
+        t = t.to(self.device, non_blocking=True).permute(2, 0, 1).unsqueeze(0).float() / 255.0
         s = self.image_size
         if t.shape[-2:] != (s, s):
             t = F.interpolate(t, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
-        mean = torch.tensor(IMAGENET_MEAN, device=t.device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, device=t.device).view(1, 3, 1, 1)
+        mean = on_device(_imagenet, IMAGENET_MEAN, device=t.device, dtype=t.dtype)
+        std = on_device(_imagenet, IMAGENET_STD, device=t.device, dtype=t.dtype)
         return (t - mean) / std
 
     def encode_image(self, images: torch.Tensor) -> ImageFeatures:
@@ -229,23 +258,45 @@ class Sam2Model(nn.Module):
         tokens, positions = [], []
         for mem in spatial:
             tokens.append(mem.features.flatten(2).transpose(1, 2))
-            pos = mem.pos.flatten(2).transpose(1, 2) + self.maskmem_tpos_enc[mem.slot].view(1, 1, -1)
-            positions.append(pos)
+            if isinstance(mem.slot, tuple):
+                tpos = torch.stack([self.maskmem_tpos_enc[s].view(1, -1) for s in mem.slot])
+            else:
+                tpos = self.maskmem_tpos_enc[mem.slot].view(1, 1, -1)
+            positions.append(mem.pos.flatten(2).transpose(1, 2) + tpos)
         num_ptr_tokens = 0
         if pointers:
             ptrs = torch.stack([p.pointer for p in pointers], dim=1)  # (B, N, C)
             b, n, c = ptrs.shape
             split = c // self.config.mem_dim
             if self.config.sam2_1:
-                offsets = torch.tensor([p.offset for p in pointers], device=ptrs.device, dtype=torch.float32)
-                enc = sine_1d(offsets / max(max_pointer_offset, 1), c)
-                pos = self.obj_ptr_tpos_proj(enc.to(ptrs.dtype))  # (N, mem_dim)
+                rows = [p.offset if isinstance(p.offset, tuple) else (p.offset,) for p in pointers]
+                enc = torch.stack([torch.cat([self._pointer_encoding(o, max_pointer_offset, c, ptrs.device) for o in offs])
+                                   for offs in zip(*rows)])  # (B or 1, N, C)
+                pos = self.obj_ptr_tpos_proj(enc.to(ptrs.dtype))  # (B or 1, N, mem_dim)
             else:
-                pos = ptrs.new_zeros(n, self.config.mem_dim)
+                pos = ptrs.new_zeros(1, n, self.config.mem_dim)
             tokens.append(ptrs.reshape(b, n * split, self.config.mem_dim))
-            positions.append(pos.repeat_interleave(split, dim=0).unsqueeze(0).expand(b, -1, -1))
+            positions.append(pos.repeat_interleave(split, dim=1).expand(b, -1, -1))
             num_ptr_tokens = n * split
+        b = max(t.shape[0] for t in tokens)
+        positions = [p.expand(b, -1, -1) for p in positions]
         return torch.cat(tokens, dim=1), torch.cat(positions, dim=1), num_ptr_tokens
+
+    def _pointer_encoding(self, offset: int, max_offset: int, dim: int, device: torch.device) -> torch.Tensor:
+        """The 1D sine encoding (1, dim) of a pointer's temporal offset, made on the device
+        (no host copy) and kept: the same few offsets come back every frame."""
+        key = (offset, max_offset, device)
+        cache = self._pointer_enc
+        enc = cache.get(key)
+        if enc is None:
+            with torch.inference_mode(False), torch.no_grad():
+                t = torch.full((1,), float(offset), dtype=torch.float32, device=device)
+                enc = cache[key] = sine_1d(t / max(max_offset, 1), dim)
+            while len(cache) > POINTER_ENCODINGS_KEPT:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        return enc
 
     def condition_on_memory(
         self, features: ImageFeatures, spatial: list[SpatialMemory], pointers: list[PointerMemory], max_pointer_offset: int
@@ -253,13 +304,21 @@ class Sam2Model(nn.Module):
         """The frame's embedding after attending to its memory bank, (B, C, h, w)."""
         if not spatial and not pointers:
             return self.without_memory(features.embedding)
-        memory, memory_pos, n_ptr = self.assemble_memory(spatial, pointers, max_pointer_offset)
-        b, c, h, w = features.embedding.shape
-        if memory.shape[0] != b:
-            memory, memory_pos = memory.expand(b, -1, -1), memory_pos.expand(b, -1, -1)
-        cur = features.embedding.flatten(2).transpose(1, 2)
-        cur_pos = features.pos.flatten(2).transpose(1, 2)
-        if cur_pos.shape[0] != b:
-            cur_pos = cur_pos.expand(b, -1, -1)
+        return self.attend_memory(features, *self.assemble_memory(spatial, pointers, max_pointer_offset))
+
+    def attend_memory(
+        self, features: ImageFeatures, memory: torch.Tensor, memory_pos: torch.Tensor, num_ptr_tokens: int
+    ) -> torch.Tensor:
+        """Memory attention over assembled memory tokens (B, M, mem_dim): (B, C, h, w)."""
+        n_ptr = num_ptr_tokens
+        _, c, h, w = features.embedding.shape
+        b = max(memory.shape[0], features.embedding.shape[0])  # one image, a batch of objects
+        memory, memory_pos = memory.expand(b, -1, -1), memory_pos.expand(b, -1, -1)
+        cur = features.embedding.flatten(2).transpose(1, 2).expand(b, -1, -1)
+        cur_pos = features.pos.flatten(2).transpose(1, 2).expand(b, -1, -1)
         out = self.memory_attention(cur, cur_pos, memory, memory_pos, n_ptr)
         return out.transpose(1, 2).reshape(b, c, h, w)
+
+
+def _imagenet(values: tuple[float, float, float]) -> torch.Tensor:
+    return torch.tensor(values).view(1, 3, 1, 1)

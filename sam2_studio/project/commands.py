@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sam2_studio.project.history import Command
-from sam2_studio.project.masks import EncodedMask
+from sam2_studio.project.mask_store import AnyMask
 from sam2_studio.project.objects import TrackedObject
 from sam2_studio.project.prompts import Prompt, prompt_nbytes
 
@@ -43,7 +43,7 @@ class RemoveObject(Command):
     obj: TrackedObject
     index: int
     prompts: dict[int, tuple[Prompt, ...]]
-    masks: dict[int, EncodedMask]
+    masks: dict[int, AnyMask]
     label: str = "Delete object"
 
     def apply(self, doc: Document) -> None:
@@ -119,7 +119,7 @@ class SetMasks(Command):
     """Masks replaced on any number of (object, frame) pairs: a correction, a brush stroke,
     a whole propagation run. ``None`` is "no mask"."""
 
-    changes: dict[MaskKey, tuple[EncodedMask | None, EncodedMask | None]] = field(default_factory=dict)
+    changes: dict[MaskKey, tuple[AnyMask | None, AnyMask | None]] = field(default_factory=dict)
     label: str = "Edit masks"
     _nbytes: int = -1
 

@@ -4,11 +4,15 @@ State changes only through commands on ``history`` (so every edit can be undone)
 change is announced on ``events``. Read methods return immutable values or fresh arrays.
 Not thread-safe: one thread (the GUI's) owns a document; a save on another thread works
 from ``format.snapshot(doc)``, which shares only immutable data.
+
+Masks are kept compressed (``EncodedMask``); with a ``MaskStore`` attached (``use_store``:
+the editor does it beside the autosave) their bytes live on disk and the document and its
+history hold small ``StoredMask`` handles, so memory stays flat in the clip's length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,12 +27,15 @@ from sam2_studio.project.errors import ProjectError
 from sam2_studio.project.events import (DocumentEvents, HistoryEvent, MasksEvent, ObjectEvent,
                                         PromptsEvent, ReviewEvent)
 from sam2_studio.project.history import DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS, History
+from sam2_studio.project.mask_store import AnyMask, MaskStore, StoredMask
 from sam2_studio.project.masks import EncodedMask
 from sam2_studio.project.objects import (PALETTE, Color, Opaque, TrackedObject, check_name,
                                          parse_color)
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
 from sam2_studio.project.quality import (Evidence, Fingerprint, GeometryCache, MaskGeometry,
                                          fingerprint, geometry_of)
+from sam2_studio.project.resolution import (DEFAULT_RESOLUTION, NAMES, Ranges, TrackedAt,
+                                            check_resolution)
 from sam2_studio.project.suspects import DEFAULT_THRESHOLD
 from sam2_studio.project.video import VideoInfo, check_same_video
 
@@ -47,17 +54,6 @@ class FrameRange:
     last: int
 
 
-def frame_ranges(frames: Iterable[int]) -> list[tuple[int, int]]:
-    """Frames as sorted inclusive (first, last) ranges: how stale and checked frames travel."""
-    ranges: list[tuple[int, int]] = []
-    for f in sorted(set(frames)):
-        if ranges and f == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], f)
-        else:
-            ranges.append((f, f))
-    return ranges
-
-
 class Document:
     def __init__(self, video: VideoInfo, *, max_history_steps: int = DEFAULT_MAX_STEPS,
                  max_history_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -72,13 +68,15 @@ class Document:
         self._video = video
         self._objects: dict[int, TrackedObject] = {}
         self._prompts: dict[int, dict[int, tuple[Prompt, ...]]] = {}
-        self._masks: dict[int, dict[int, EncodedMask]] = {}
+        self._masks: dict[int, dict[int, AnyMask]] = {}
+        self._store: MaskStore | None = None
         # review data; kept when an object is deleted (ids are never reused, and an undo of
         # the deletion finds it again)
         self._evidence: dict[int, dict[int, Evidence]] = {}
         self._checks: dict[int, dict[int, Fingerprint]] = {}
         self.geometry = GeometryCache()
         self._settings: dict[str, Any] = {"frame_range": None, "model_variant": None,
+                                          "working_resolution": DEFAULT_RESOLUTION,
                                           "memory_policy": DEFAULT_MEMORY_POLICY,
                                           "review_threshold": DEFAULT_THRESHOLD}
         self._threshold_step: int | None = None
@@ -107,11 +105,43 @@ class Document:
         """Frames with prompts: the keyframe markers of the timeline."""
         return sorted(self._prompts.get(object_id, {}))
 
+    @property
+    def mask_store(self) -> MaskStore | None:
+        return self._store
+
+    def use_store(self, store: MaskStore | None) -> None:
+        """Keep the masks' bytes in ``store`` from now on (the ones held now move there);
+        ``None`` gives every handle, the history's included, its bytes back in RAM so the
+        store can close."""
+        old = self._store
+        if store is old:
+            return
+        if old is not None:
+            old.on_problem = None
+            old.release_handles()
+        self._store = store
+        if store is None:
+            return
+        store.on_problem = self.events.storage.emit
+        store.reset()
+        for obj in self._objects.values():
+            store.set_object(obj.id, _store_info(obj))
+        for object_id, frames in self._masks.items():
+            moved = store.put_many(frames.values())
+            self._masks[object_id] = dict(zip(frames, moved))
+            store.set_current({(object_id, f): m for f, m in self._masks[object_id].items()})
+
+    def _stored(self, mask: AnyMask | None) -> AnyMask | None:
+        """``mask`` as the document keeps it: in the store when there is one."""
+        if mask is None or self._store is None:
+            return mask
+        return self._store.put(mask)
+
     def mask(self, object_id: int, frame: int) -> np.ndarray | None:
         encoded = self.encoded_mask(object_id, frame)
         return None if encoded is None else encoded.decode()
 
-    def encoded_mask(self, object_id: int, frame: int) -> EncodedMask | None:
+    def encoded_mask(self, object_id: int, frame: int) -> AnyMask | None:
         return self._masks.get(object_id, {}).get(frame)
 
     def mask_frames(self, object_id: int) -> list[int]:
@@ -131,6 +161,20 @@ class Document:
         return self._settings["model_variant"]
 
     @property
+    def working_resolution(self) -> str:
+        """The model's input size for this project: "full" (1024), "balanced" or "draft"."""
+        return self._settings["working_resolution"]
+
+    def resolution_stale(self) -> dict[int, Ranges]:
+        """Per object, the tracked frames made at another resolution than the project's."""
+        out = {}
+        for obj in self._objects.values():
+            ranges = obj.tracked_at.other_than(self.working_resolution)
+            if ranges:
+                out[obj.id] = ranges
+        return out
+
+    @property
     def memory_policy(self) -> str:
         """The tracking memory: ``"sam2"`` or ``"distractor_aware"`` (SAM2.1++)."""
         return self._settings["memory_policy"]
@@ -140,7 +184,7 @@ class Document:
         """Confidence below which a tracked frame is suspect (0..1)."""
         return self._settings["review_threshold"]
 
-    # == reading: review ====================================================================
+    # == reading: review =====================================================================
     def evidence(self, object_id: int, frame: int) -> Evidence | None:
         """What the model said about the frame's current mask; None when it said nothing or
         the mask was changed by hand since."""
@@ -208,7 +252,7 @@ class Document:
 
     def update_object(self, object_id: int, *, name: str = _UNSET, color: Color | str = _UNSET,
                       visible: bool = _UNSET, locked: bool = _UNSET, effects: Any = _UNSET,
-                      refinement: Any = _UNSET) -> TrackedObject:
+                      refinement: Any = _UNSET, tracked_at: TrackedAt = _UNSET) -> TrackedObject:
         """Change any of the object's properties as one step. ``effects`` and ``refinement``
         are JSON data owned by the effects layer."""
         before = self.object(object_id)
@@ -225,6 +269,10 @@ class Document:
             changes["effects"] = self._checked(Opaque.of, effects)
         if refinement is not _UNSET:
             changes["refinement"] = self._checked(Opaque.of, refinement)
+        if tracked_at is not _UNSET:
+            if not isinstance(tracked_at, TrackedAt):
+                raise ProjectError(f"not a record of tracked resolutions: {tracked_at!r}")
+            changes["tracked_at"] = tracked_at
         after = replace(before, **changes)
         if after != before:
             self.history.execute(ChangeObject(before, after, label=_change_label(before, changes)))
@@ -271,29 +319,29 @@ class Document:
             self._set_prompts(object_id, frame, (), "Clear prompts")
 
     # == editing: masks =====================================================================
-    def set_mask(self, object_id: int, frame: int, mask: np.ndarray | EncodedMask | None, *,
+    def set_mask(self, object_id: int, frame: int, mask: np.ndarray | AnyMask | None, *,
                  label: str = "Edit mask", amend: bool = False) -> None:
         self.set_masks({(object_id, frame): mask}, label=label, amend=amend)
 
-    def set_masks(self, masks: Mapping[MaskKey, np.ndarray | EncodedMask | None], *,
+    def set_masks(self, masks: Mapping[MaskKey, np.ndarray | AnyMask | None], *,
                   label: str = "Edit masks", amend: bool = False) -> None:
         """Replace masks on any (object, frame) pairs as one step; ``None`` deletes.
 
         ``amend`` adds them to the step on top (the answer to the click that asked), and
         inside ``edit_group`` they join the group (a propagation run: call this per frame).
         """
-        changes: dict[MaskKey, tuple[EncodedMask | None, EncodedMask | None]] = {}
+        changes: dict[MaskKey, tuple[AnyMask | None, AnyMask | None]] = {}
         for (object_id, frame), mask in masks.items():
             self._editable(object_id)
             self._check_frame(frame)
-            if mask is not None and not isinstance(mask, EncodedMask):
+            if mask is not None and not isinstance(mask, EncodedMask | StoredMask):
                 array = np.asarray(mask)
                 mask = self._checked(EncodedMask.encode, array)
                 self.geometry.put(mask, geometry_of(array))
             if mask is not None and mask.shape != (self._video.height, self._video.width):
                 raise ProjectError(f"a mask of {mask.width}×{mask.height} does not fit the "
                                    f"{self._video.width}×{self._video.height} video")
-            changes[(object_id, frame)] = (self.encoded_mask(object_id, frame), mask)
+            changes[(object_id, frame)] = (self.encoded_mask(object_id, frame), self._stored(mask))
         if changes:
             self.history.execute(SetMasks(changes, label=label), amend=amend)
 
@@ -364,6 +412,12 @@ class Document:
         if variant is not None and (not isinstance(variant, str) or not variant.strip()):
             raise ProjectError(f"not a model variant: {variant!r}")
         self._set_setting("model_variant", variant, "Choose model")
+
+    def set_working_resolution(self, name: str) -> None:
+        """Change the model's input size for this project. Frames tracked at another size are
+        then stale (``resolution_stale``) until tracked again; nothing is recomputed here."""
+        name = self._checked(check_resolution, name)
+        self._set_setting("working_resolution", name, f"Working resolution: {NAMES[name]}")
 
     def set_memory_policy(self, policy: str) -> None:
         """Which tracking memory this project uses; tracks made with the other are outdated."""
@@ -452,14 +506,19 @@ class Document:
 
     def _put_object(self, obj: TrackedObject, index: int | None = None,
                     prompts: dict[int, tuple[Prompt, ...]] | None = None,
-                    masks: dict[int, EncodedMask] | None = None) -> None:
+                    masks: Mapping[int, AnyMask] | None = None) -> None:
         items = list(self._objects.items())
         items.insert(len(items) if index is None else index, (obj.id, obj))
         self._objects = dict(items)
         if prompts:
             self._prompts[obj.id] = dict(prompts)
+        if self._store is not None:
+            self._store.set_object(obj.id, _store_info(obj))
         if masks:
-            self._masks[obj.id] = dict(masks)
+            self._masks[obj.id] = {f: m for f, m in masks.items()}
+            if self._store is not None:
+                self._masks[obj.id] = dict(zip(masks, self._store.put_many(masks.values())))
+                self._store.set_current({(obj.id, f): m for f, m in self._masks[obj.id].items()})
         self._changed()
         self.events.objects.emit(ObjectEvent(obj.id, "added"))
 
@@ -467,11 +526,15 @@ class Document:
         del self._objects[object_id]
         self._prompts.pop(object_id, None)
         self._masks.pop(object_id, None)
+        if self._store is not None:
+            self._store.set_object(object_id, None)
         self._changed()
         self.events.objects.emit(ObjectEvent(object_id, "removed"))
 
     def _replace_object(self, obj: TrackedObject) -> None:
         self._objects[obj.id] = obj
+        if self._store is not None:
+            self._store.set_object(obj.id, _store_info(obj))
         self._changed()
         self.events.objects.emit(ObjectEvent(obj.id, "changed"))
 
@@ -486,14 +549,17 @@ class Document:
         self._changed()
         self.events.prompts.emit(PromptsEvent(object_id, frame))
 
-    def _put_masks(self, masks: Mapping[MaskKey, EncodedMask | None]) -> None:
-        touched = _store(self._masks, masks)
+    def _put_masks(self, masks: Mapping[MaskKey, AnyMask | None]) -> None:
+        if self._store is not None:
+            masks = {key: self._stored(m) for key, m in masks.items()}
+            self._store.set_current(masks)
+        touched = _put_frames(self._masks, masks)
         self._changed()
         for object_id, changed in touched.items():
             self.events.masks.emit(MasksEvent(object_id, changed))
 
     def _put_review(self, store: str, values: Mapping[MaskKey, Any]) -> None:
-        touched = _store(self._evidence if store == "evidence" else self._checks, values)
+        touched = _put_frames(self._evidence if store == "evidence" else self._checks, values)
         self._changed()
         for object_id, changed in touched.items():
             self.events.review.emit(ReviewEvent(object_id, changed))
@@ -512,7 +578,7 @@ class Document:
                                               h.redo_label, h.dirty))
 
 
-def _store(table: dict[int, dict[int, Any]], values: Mapping[MaskKey, Any]) -> dict[int, tuple[int, ...]]:
+def _put_frames(table: dict[int, dict[int, Any]], values: Mapping[MaskKey, Any]) -> dict[int, tuple[int, ...]]:
     """Put per-(object, frame) values into ``table`` (``None`` deletes); the frames touched
     per object, sorted."""
     touched: dict[int, list[int]] = {}
@@ -528,6 +594,11 @@ def _store(table: dict[int, dict[int, Any]], values: Mapping[MaskKey, Any]) -> d
     return {object_id: tuple(sorted(frames)) for object_id, frames in touched.items()}
 
 
+def _store_info(obj: TrackedObject) -> dict[str, Any]:
+    """What the mask store keeps of an object, to bring it back after a crash."""
+    return {"name": obj.name, "color": list(obj.color)}
+
+
 def _change_label(before: TrackedObject, changes: dict[str, Any]) -> str:
     if len(changes) != 1:
         return f"Change {before.name}"
@@ -539,6 +610,7 @@ def _change_label(before: TrackedObject, changes: dict[str, Any]) -> str:
         "locked": f"{'Lock' if value else 'Unlock'} {before.name}",
         "effects": f"Change effects of {before.name}",
         "refinement": f"Change refinement of {before.name}",
+        "tracked_at": f"Track {before.name}",
     }[key]
 
 

@@ -129,3 +129,5 @@ class DocumentEvents:
         self.settings: Signal[str] = Signal("settings")
         self.review: Signal[ReviewEvent] = Signal("review")
         self.history: Signal[HistoryEvent] = Signal("history")
+        # the disk store of masks refused a write (a full disk): what to tell the user
+        self.storage: Signal[str] = Signal("storage")

@@ -19,13 +19,15 @@ from typing import Any
 
 from sam2_studio import __version__
 from sam2_studio.project.atomic import atomic_write
-from sam2_studio.project.document import MEMORY_POLICIES, Document, FrameRange, frame_ranges
+from sam2_studio.project.document import MEMORY_POLICIES, Document, FrameRange
 from sam2_studio.project.errors import ProjectError, unreadable
+from sam2_studio.project.mask_store import AnyMask, StoredMask
 from sam2_studio.project.masks import CODECS, DEFAULT_CODEC, EncodedMask
 from sam2_studio.project.objects import Opaque, TrackedObject, check_name, color_hex, parse_color
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
 from sam2_studio.project.quality import (QUALITY_LAYOUT, QualityRow, decode_rows, encode_rows,
                                          fingerprint)
+from sam2_studio.project.resolution import DEFAULT_RESOLUTION, TrackedAt, check_resolution, to_ranges
 from sam2_studio.project.video import VideoInfo, relative_video_path
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ class Snapshot:
 
     manifest: dict[str, Any]
     video_path: Path
-    blobs: tuple[tuple[str, tuple[EncodedMask, ...]], ...]
+    blobs: tuple[tuple[str, tuple[AnyMask, ...]], ...]
     history_state: int
     quality: tuple[tuple[str, tuple[QualityRow, ...]], ...] = ()  # per object: geometry, evidence
 
@@ -74,12 +76,13 @@ def snapshot(doc: Document) -> Snapshot:
             "id": obj.id, "name": obj.name, "color": color_hex(obj.color),
             "visible": obj.visible, "locked": obj.locked,
             "effects": obj.effects.value, "refinement": obj.refinement.value,
+            "tracked_at": obj.tracked_at.to_json(),
             "prompts": [{"frame": f, "items": [_prompt_json(p) for p in doc.prompts(obj.id, f)]}
                         for f in doc.prompt_frames(obj.id)],
             "masks": {"blob": blob if index else None, "frames": index},
             "quality": {"blob": f"quality/{obj.id}.bin", "layout": QUALITY_LAYOUT,
                         "rows": len(index)} if index else None,
-            "checked": [list(r) for r in frame_ranges(doc.checked_frames(obj.id))],
+            "checked": [list(r) for r in to_ranges(doc.checked_frames(obj.id))],
         })
     fr = doc.frame_range if doc.has_frame_range else None
     manifest = {
@@ -92,6 +95,7 @@ def snapshot(doc: Document) -> Snapshot:
             "file_size": v.file_size, "content_hash": v.content_hash,
         },
         "model_variant": doc.model_variant,
+        "working_resolution": doc.working_resolution,
         "memory_policy": doc.memory_policy,
         "review": {"threshold": doc.review_threshold},
         "frame_range": [fr.first, fr.last] if fr else None,
@@ -114,8 +118,11 @@ def write_snapshot(snap: Snapshot, path: str | Path, progress: Progress | None =
         with atomic_write(path) as f, zipfile.ZipFile(f, "w", allowZip64=True) as z:
             z.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
             for done, (name, masks) in enumerate(snap.blobs):
-                z.writestr(zipfile.ZipInfo(name), b"".join(m.data for m in masks),
-                           compress_type=zipfile.ZIP_STORED)
+                # one mask at a time: masks in the disk store are read as they are written,
+                # never all at once (and never decoded)
+                with z.open(zipfile.ZipInfo(name), "w", force_zip64=True) as entry:
+                    for m in masks:
+                        entry.write(m.copy_bytes() if isinstance(m, StoredMask) else m.data)
                 if progress:
                     progress(done + 1, total)
             for done, (name, rows) in enumerate(snap.quality, len(snap.blobs)):
@@ -259,7 +266,8 @@ def _build(m: dict[str, Any], z: zipfile.ZipFile) -> Document:
                 id=_get(o, "id", int, where), name=check_name(_get(o, "name", str, where)),
                 color=parse_color(_get(o, "color", str, where)),
                 visible=_get(o, "visible", bool, where), locked=_get(o, "locked", bool, where),
-                effects=Opaque.of(o.get("effects", [])), refinement=Opaque.of(o.get("refinement")))
+                effects=Opaque.of(o.get("effects", [])), refinement=Opaque.of(o.get("refinement")),
+                tracked_at=TrackedAt.from_json(o.get("tracked_at") or {}, video.frame_count))
         except ValueError as exc:
             raise _Damaged(where, str(exc)) from None
         if obj.id < 1 or obj.id in doc._objects:
@@ -288,6 +296,11 @@ def _build(m: dict[str, Any], z: zipfile.ZipFile) -> Document:
             raise _Damaged("frame_range", f"not an in/out range of this video: {fr}")
         doc._settings["frame_range"] = FrameRange(fr[0], fr[1])
     doc._settings["model_variant"] = _get(m, "model_variant", str, "manifest", optional=True)
+    resolution = _get(m, "working_resolution", str, "manifest", optional=True) or DEFAULT_RESOLUTION
+    try:
+        doc._settings["working_resolution"] = check_resolution(resolution)
+    except ValueError as exc:
+        raise _Damaged("working_resolution", str(exc)) from None
     policy = _get(m, "memory_policy", str, "manifest", optional=True)
     if policy is not None:
         if policy not in MEMORY_POLICIES:
@@ -409,7 +422,7 @@ def _prompt_json(p: Prompt) -> dict[str, Any]:
             "points": [[x, y] for x, y in p.points]}
 
 
-def _in_codec(mask: EncodedMask | None, codec: str) -> EncodedMask:
+def _in_codec(mask: AnyMask | None, codec: str) -> AnyMask:
     assert mask is not None
     if mask.codec == codec:
         return mask

@@ -8,7 +8,7 @@ The codec is named in every saved file, so another one can be added to ``CODECS`
 chosen as ``DEFAULT_CODEC`` without breaking files already written.
 
 Why not media's COCO RLE (``media.coco.RleMask``) for storage? Both are run-length codes
-and share the run counting (``media.coco.rle_counts`` / ``mask_from_counts``), but they
+and share the run counting (``sam2_studio.mask_runs``), but they
 serve two purposes: COCO's column-major, text-encoded counts are an interchange format that
 other tools read, while ``s2rle1`` is what the project stores and keeps in memory for every
 mask of the clip. Row-major runs need no transposed copy and the varints deflate well:
@@ -18,11 +18,12 @@ COCO's string 950 bytes and 1.1 ms.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from sam2_studio.mask_runs import decode_runs, encode_runs
 
 __all__ = ["CODECS", "DEFAULT_CODEC", "EncodedMask", "MaskCodec", "MaskDataError", "RunLengthCodec"]
 
@@ -41,69 +42,22 @@ class MaskCodec(Protocol):
     def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray: ...
 
 
-_U64 = np.uint64
-
-
 class RunLengthCodec:
     """``s2rle1``: zlib over LEB128 varints of alternating run lengths, row-major, starting with
-    a (possibly empty) run of False. Vectorised in numpy both ways: ~0.3 ms for 854×480.
+    a (possibly empty) run of False (``media.mask_runs``). Vectorised in numpy both ways:
+    ~0.3 ms for 854×480.
     """
 
     name = "s2rle1"
 
     def encode(self, mask: np.ndarray) -> bytes:
-        # imported here, not at the top: `import sam2_studio.project` then does not load the
-        # media stack (PyAV, OpenCV), and `sam2-studio models list` starts in 0.3 s
-        from sam2_studio.media.coco import rle_counts
-
-        if np.size(mask) == 0:
-            return zlib.compress(b"")
-        return zlib.compress(_varints(rle_counts(mask, order="C")), 6)
+        return encode_runs(mask)
 
     def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         try:
-            raw = zlib.decompress(data)
-        except zlib.error as exc:
-            raise MaskDataError(f"the mask data is corrupt ({exc})") from None
-        runs = _from_varints(raw)
-        total = int(shape[0]) * int(shape[1])
-        if int(runs.sum()) != total:
-            raise MaskDataError(
-                f"the mask data covers {int(runs.sum())} pixels, not {shape[0]}×{shape[1]}")
-        from sam2_studio.media.coco import mask_from_counts
-
-        return mask_from_counts(runs, shape, order="C")
-
-
-def _varints(values: np.ndarray) -> bytes:
-    v = values.astype(_U64)
-    nbytes = np.ones(v.size, dtype=np.int64)
-    for k in range(1, 10):
-        nbytes += v >= (_U64(1) << _U64(7 * k))
-    out = np.empty(int(nbytes.sum()), dtype=np.uint8)
-    starts = np.cumsum(nbytes) - nbytes
-    for j in range(int(nbytes.max(initial=0))):
-        sel = nbytes > j
-        low7 = (v[sel] >> _U64(7 * j)) & _U64(0x7F)
-        more = (nbytes[sel] - 1 > j).astype(_U64) << _U64(7)
-        out[starts[sel] + j] = (low7 | more).astype(np.uint8)
-    return out.tobytes()
-
-
-def _from_varints(raw: bytes) -> np.ndarray:
-    b = np.frombuffer(raw, dtype=np.uint8)
-    if b.size == 0:
-        return np.zeros(0, dtype=_U64)
-    ends = np.flatnonzero(b < 0x80)
-    if ends.size == 0 or ends[-1] != b.size - 1:
-        raise MaskDataError("the mask data ends in the middle of a number")
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    if int(lengths.max()) > 6:  # 6×7 bits is far beyond any frame's pixel count
-        raise MaskDataError("the mask data holds an impossible run length")
-    pos = np.arange(b.size) - np.repeat(starts, lengths)
-    parts = (b & 0x7F).astype(_U64) << (7 * pos).astype(_U64)
-    return np.add.reduceat(parts, starts)
+            return decode_runs(data, shape)
+        except ValueError as exc:
+            raise MaskDataError(str(exc)) from None
 
 
 CODECS: dict[str, MaskCodec] = {RunLengthCodec.name: RunLengthCodec()}

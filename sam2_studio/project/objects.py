@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sam2_studio.project.resolution import TrackedAt
+
 Color = tuple[int, int, int]
 
 # Distinct on dark and light footage, in the order users get them (Tableau 10).
@@ -52,10 +54,11 @@ class TrackedObject:
     locked: bool = False
     effects: Opaque = field(default_factory=lambda: Opaque("[]"))
     refinement: Opaque = field(default_factory=Opaque)
+    tracked_at: TrackedAt = field(default_factory=TrackedAt)  # working resolution of tracked frames
 
     @property
     def nbytes(self) -> int:
-        return 200 + len(self.name) + len(self.effects.text) + len(self.refinement.text)
+        return 200 + len(self.name) + len(self.effects.text) + len(self.refinement.text) + 16 * len(self.tracked_at.ranges)
 
 
 def check_name(name: object) -> str:

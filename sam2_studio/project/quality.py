@@ -24,13 +24,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sam2_studio.project.masks import EncodedMask
+from sam2_studio.project.mask_store import AnyMask, StoredMask
 
 Fingerprint = tuple[int, int, int]  # (area, byte length, CRC-32 of the encoded bytes)
 
 
-def fingerprint(mask: EncodedMask) -> Fingerprint:
-    """Which mask this is, without keeping it: equal masks (same codec) have equal prints."""
+def fingerprint(mask: AnyMask) -> Fingerprint:
+    """Which mask this is, without keeping it: equal masks (same codec) have equal prints,
+    in RAM or in a mask store (whose handles read their bytes for it once)."""
+    if isinstance(mask, StoredMask):
+        return (mask.area, *mask.digest)
     return (mask.area, len(mask.data), zlib.crc32(mask.data))
 
 
@@ -44,7 +47,7 @@ class Evidence:
     agreement: float | None = None
     mask: Fingerprint | None = None  # the mask it describes; set by the document
 
-    def for_mask(self, mask: EncodedMask) -> Evidence:
+    def for_mask(self, mask: AnyMask) -> Evidence:
         return Evidence(self.object_score, self.iou, self.agreement, fingerprint(mask))
 
 
@@ -97,7 +100,7 @@ class GeometryCache:
         return len(self._items)
 
     @staticmethod
-    def _key(mask: EncodedMask) -> int:
+    def _key(mask: AnyMask) -> int:
         area, length, crc = fingerprint(mask)
         return (area << 64) | (length << 32) | crc
 
@@ -107,10 +110,10 @@ class GeometryCache:
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
 
-    def put(self, mask: EncodedMask, geometry: MaskGeometry) -> None:
+    def put(self, mask: AnyMask, geometry: MaskGeometry) -> None:
         self._store(self._key(mask), geometry)
 
-    def get(self, mask: EncodedMask) -> MaskGeometry:
+    def get(self, mask: AnyMask) -> MaskGeometry:
         """The mask's geometry, computed (decoding it) when not known."""
         if mask.area == 0:
             return EMPTY_GEOMETRY

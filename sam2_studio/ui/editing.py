@@ -3,7 +3,8 @@ into the same undo step), brush strokes paint the active object's mask (one undo
 stroke, sent to the model as a mask prompt when the stroke ends).
 
 Without an active object, the first click or stroke creates one, so a new user can simply
-click the thing they want.
+click the thing they want. Clicks, boxes and clearing work while tracking runs (the worker
+answers them between two frames); the brush waits for the run to end.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class EditController(QObject):
 
     def _busy(self) -> bool:
         if self.tracker.running:
-            self.message.emit("Tracking is running: wait for it, or press Esc to stop it")
+            self.message.emit("Tracking is running: the brush waits for it (Esc stops it); "
+                              "clicks and boxes work now")
             return True
         return False
 
@@ -78,23 +80,23 @@ class EditController(QObject):
 
     def _prompt(self, add: Callable[[Document, int], object]) -> None:
         """A click or a box for the model: on the editable object, answered by the tracker."""
-        if self.ctx.doc is None or self._busy() or self._needs_model():
-            return
-        obj = self._editable_object()
-        if obj is None:
+        if self.ctx.doc is None or self._needs_model():
             return
         try:
-            with self.tracker.answering():
-                add(self.ctx.doc, obj)
+            with self.tracker.answering():  # first: during a run, the run's step closes
+                obj = self._editable_object()
+                if obj is not None:
+                    add(self.ctx.doc, obj)
         except ProjectError as exc:
             self.message.emit(str(exc))
 
     def clear_prompts(self) -> None:
         doc, obj = self.ctx.doc, self.ctx.active_object
-        if doc is None or obj is None or self._busy():
+        if doc is None or obj is None:
             return
         try:
-            doc.clear_prompts(obj, self.ctx.frame)
+            with self.tracker.answering():  # during a run: a step of its own
+                doc.clear_prompts(obj, self.ctx.frame)
         except ProjectError as exc:
             self.message.emit(str(exc))
 

@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QFil
                                QProgressBar, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
 from sam2_studio.app.clip import Clip
-from sam2_studio.app.export import (MATTE_FORMATS, VIDEO_CODECS, ExportKind, ExportResult,
-                                    ExportSettings, run_export)
+from sam2_studio.app.detail import DetailService
+from sam2_studio.app.export import (EXR_COMPRESSIONS, LAYERED_FORMATS, MATTE_FORMATS, VIDEO_CODECS,
+                                    ExportKind, ExportResult, ExportSettings, run_export)
 from sam2_studio.app.progress import format_duration
 from sam2_studio.errors import StudioError
 from sam2_studio.project import Document
@@ -39,8 +40,10 @@ START_NUMBERS = (0, 1, 1001)
 class ExportDialog(QDialog):
     finished_export = Signal(object)  # ExportResult
 
-    def __init__(self, parent: QWidget | None, doc: Document, clip: Clip, current_frame: int = 0) -> None:
+    def __init__(self, parent: QWidget | None, doc: Document, clip: Clip, current_frame: int = 0,
+                 detail: DetailService | None = None) -> None:
         super().__init__(parent)
+        self.detail = detail  # runs the detail pass of objects that ask for it (on the model worker)
         self.setObjectName("ExportDialog")
         self.setWindowTitle("Export")
         self.setMinimumWidth(620)
@@ -125,9 +128,23 @@ class ExportDialog(QDialog):
         self.premultiplied = QCheckBox("Premultiplied alpha (colour + alpha formats)")
         self.premultiplied.setToolTip("Straight alpha is the default except for EXR, which is premultiplied by convention")
         f2.addRow("", self.premultiplied)
-        self.refined = QCheckBox("Apply each object's refinement (feather, grow/shrink, smoothing)")
+        self.refined = QCheckBox("Apply each object's refinement (detail pass, feather, grow/shrink, smoothing)")
         self.refined.setChecked(True)
         f2.addRow("", self.refined)
+        self.exr_compression = QComboBox()
+        self.exr_compression.setObjectName("ExrCompression")
+        for key, label in EXR_COMPRESSIONS.items():
+            self.exr_compression.addItem(label, key)
+        self.exr_compression.setToolTip("EXR compression: ZIP or PIZ keep every value; DWAA makes small "
+                                        "files, lossy on colour only (mattes stay exact)")
+        f2.addRow("EXR compression:", self.exr_compression)
+        self.exr_float = QCheckBox("32-bit float (otherwise half float; Cryptomatte IDs are always 32-bit)")
+        self.exr_float.setObjectName("ExrFloat")
+        f2.addRow("", self.exr_float)
+        self.exr_rgb = QCheckBox("Include the frame's colour (scene-linear RGB)")
+        self.exr_rgb.setObjectName("ExrRgb")
+        self.exr_rgb.setToolTip("The plate and its mattes in one file per frame")
+        f2.addRow("", self.exr_rgb)
         self.crf = QSpinBox()
         self.crf.setRange(0, 40)
         self.crf.setValue(18)
@@ -204,6 +221,9 @@ class ExportDialog(QDialog):
                 path = base.with_name(base.name + "_matte.mov")
             elif key == "ffv1":
                 path = base.with_name(base.name + "_matte.mkv")
+            elif key in LAYERED_FORMATS:
+                name = "crypto" if key == "cryptomatte" else "layers"
+                path = base.parent / f"{base.name}_mattes" / f"{base.name}_{name}.%04d.exr"
             else:
                 ext = ".exr" if key and key.startswith("exr") else ".png"
                 path = base.parent / f"{base.name}_mattes" / f"{base.name}_matte.%04d{ext}"
@@ -215,7 +235,14 @@ class ExportDialog(QDialog):
         self.premultiplied.setEnabled(kind is ExportKind.MATTES and key in ("png8_rgba", "png16_rgba", "exr_rgba", "prores4444"))
         self.premultiplied.setChecked(key == "exr_rgba")
         self.refined.setEnabled(kind is ExportKind.MATTES)
-        self.crf.setEnabled(kind is ExportKind.VIDEO and key == "h264")
+        layered = kind is ExportKind.MATTES and key in LAYERED_FORMATS
+        for w in (self.exr_compression, self.exr_float, self.exr_rgb):
+            w.setEnabled(layered)
+        dwaa = self.exr_compression.findData("dwaa")
+        self.exr_compression.model().item(dwaa).setEnabled(key != "cryptomatte")  # lossy: IDs would change
+        if key == "cryptomatte" and self.exr_compression.currentIndex() == dwaa:
+            self.exr_compression.setCurrentIndex(0)
+        self.separate.setEnabled(not layered)  # every object is in each file anyway        self.crf.setEnabled(kind is ExportKind.VIDEO and key == "h264")
         self.audio.setEnabled(kind is ExportKind.VIDEO and self.clip.info.has_audio)
 
     def _browse(self) -> None:
@@ -255,7 +282,8 @@ class ExportDialog(QDialog):
             start_number=int(self.start_number.currentData()),
             premultiplied=self.premultiplied.isChecked() if self.premultiplied.isEnabled() else None,
             separate=self.separate.isChecked(), audio=self.audio.isChecked() and self.audio.isEnabled(),
-            refined=self.refined.isChecked())
+            refined=self.refined.isChecked(), exr_compression=self.exr_compression.currentData(),
+            exr_half=not self.exr_float.isChecked(), exr_rgb=self.exr_rgb.isChecked())
 
     # -- running -----------------------------------------------------------------------------------
     @property
@@ -286,13 +314,14 @@ class ExportDialog(QDialog):
         self._started = time.monotonic()
         doc, clip, relay = self.doc, self.clip, self._relay
         audio = clip.info.path if clip.info.has_audio else None
+        detail = self.detail.blocking(self._cancel.is_set) if self.detail is not None else None
 
         def work() -> None:
             reader = clip.open_reader()
             try:
                 result = run_export(doc, reader, s, fps=doc.video.fps, audio_path=audio,
                                     progress=lambda d, t: relay(("progress", d, t)),
-                                    cancelled=self._cancel.is_set)
+                                    cancelled=self._cancel.is_set, detail=detail)
                 relay(("done", result))
             except StudioError as exc:
                 relay(("failed", exc))

@@ -47,7 +47,7 @@ class Files(QObject):
 
     def close_autosave(self) -> None:
         if self.autosaver is not None:
-            self.autosaver.close()
+            self.autosaver.close(keep_document=False)  # its document is being closed
             self.autosaver = None
 
     def maybe_save(self) -> bool:

@@ -1,5 +1,5 @@
 """Starts the Qt application and the editor: theme, main window, recovery offer, the file
-given on the command line, and the model."""
+given on the command line (or by the system, on macOS), and the model."""
 
 from __future__ import annotations
 
@@ -11,12 +11,8 @@ APP_NAME = "SAM2 Studio"
 
 
 def launch(path: str | None = None) -> int:
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ) and not os.environ.get("QT_QPA_PLATFORM"):
-        print("sam2-studio: no display found; run it on a desktop, or see `sam2-studio --help`.",
-              file=sys.stderr)
-        return 1
+    """Run the editor until its window closes. ``sam2_studio.main`` has checked first that
+    Qt can open a window here (``app/platform_check.py``)."""
     logging.basicConfig(level=os.environ.get("SAM2_STUDIO_LOG", "WARNING").upper(),
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     from PySide6.QtCore import QTimer
@@ -24,6 +20,7 @@ def launch(path: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from sam2_studio.app.recovery import pending_recoveries
+    from sam2_studio.ui.file_open import FileOpenRelay
     from sam2_studio.ui.main_window import MainWindow
     from sam2_studio.ui.resources import app_icon_path
     from sam2_studio.ui.theme import apply_theme
@@ -37,6 +34,7 @@ def launch(path: str | None = None) -> int:
         app.setWindowIcon(QIcon(str(app_icon_path())))
     apply_theme(app)
     window = MainWindow()
+    app.installEventFilter(FileOpenRelay(window.open_path, app))  # macOS: a double-clicked file
     window.show()
 
     def start() -> None:

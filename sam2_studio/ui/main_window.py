@@ -9,6 +9,7 @@ the document.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 from collections.abc import Callable
@@ -21,7 +22,8 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessage
 
 from sam2_studio import __version__
 from sam2_studio.app.clip import Clip
-from sam2_studio.app.model_source import ModelSource, default_source
+from sam2_studio.app.detail import DetailService
+from sam2_studio.app.model_source import CheckpointFile, ModelSource, default_source
 from sam2_studio.app.review import Review
 from sam2_studio.app.settings import Settings, load_settings, save_settings
 from sam2_studio.app.tracking import Notice, Tracker, TrackerState
@@ -35,11 +37,12 @@ from sam2_studio.ui.files import Files
 from sam2_studio.ui.objects_panel import ObjectsPanel
 from sam2_studio.ui.picture import PictureController
 from sam2_studio.ui.qt_bridge import MainThreadRelay
+from sam2_studio.ui.resolution import ResolutionControl
 from sam2_studio.ui.resources import app_icon_path
 from sam2_studio.ui.review_panel import ReviewPanel
 from sam2_studio.ui.status_bar import StatusBar
 from sam2_studio.ui.timeline import Timeline
-from sam2_studio.ui.transport import Playback, TransportBar
+from sam2_studio.ui.transport import Playback, PlayheadRest, TransportBar
 from sam2_studio.ui.viewer import Viewer
 
 log = logging.getLogger(__name__)
@@ -79,7 +82,9 @@ class MainWindow(QMainWindow):
 
         # the model worker and the tracker between it and the document
         self._worker_relay = MainThreadRelay(self)
-        self.worker = ModelWorker(self._worker_relay)
+        # detail passes run on the worker too; their answers are taken in on its thread
+        self.detail = DetailService(lambda command: self.worker.submit(command))
+        self.worker = ModelWorker(self._on_worker_event)
         self.tracker = Tracker(self.worker)
         self._worker_relay.delivered.connect(self.tracker.handle)
         self.tracker.changed.connect(self._on_tracker)
@@ -88,12 +93,15 @@ class MainWindow(QMainWindow):
         # widgets
         self.viewer = Viewer()
         self.playback = Playback(self.ctx, self)
+        self.playhead_rest = PlayheadRest(self.ctx, self)
+        self._model_ready = False  # a model loaded and no run: the playhead's rest is worth work
         self.transport = TransportBar(self.ctx, self.playback, self.actions)
         self.timeline = Timeline(self.ctx)
         self.objects_panel = ObjectsPanel(self.ctx, self.actions)
         self.review: Review | None = None
         self.review_panel = ReviewPanel(self.ctx, self.actions)
-        self.picture = PictureController(self.ctx, self.viewer, self)
+        self.picture = PictureController(self.ctx, self.viewer, self, detail=self.detail)
+        self._worker_relay.delivered.connect(self.picture.on_worker_event)
         self.edit = EditController(self.ctx, self.viewer, self.tracker, self)
         self.status = StatusBar(self.actions)
         self.setStatusBar(self.status)
@@ -101,6 +109,8 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_menus()
         self._build_toolbar()
+        self.resolution = ResolutionControl(self, self.actions, self.tracker, self.settings, lambda: self.doc,
+                                            lambda d: self.track(d, offer=False), self._message)
         self._wire()
 
         self._autosave_timer = QTimer(self)
@@ -110,6 +120,12 @@ class MainWindow(QMainWindow):
         self.ctx.set_tool(Tool.BRUSH)
         self._update_actions()
         self._show_memory()
+
+    def _on_worker_event(self, event: object) -> None:
+        """On the worker's thread: the detail service first (an export may be waiting for
+        it), then everything goes to the GUI thread."""
+        self.detail.on_worker_event(event)
+        self._worker_relay(event)
 
     # == building ================================================================================
     def _make_effects_panel(self) -> QWidget:
@@ -169,8 +185,8 @@ class MainWindow(QMainWindow):
             self.menus[name] = bar.addMenu(f"&{name}")
         separators_before = {"export", "quit", "clear_prompts", "shuttle_back", "step_back", "prev_key",
                              "home", "mark_in", "brush_smaller", "delete_object", "select_object_1",
-                             "show_overlay", "timeline_zoom_in", "about"}
-        separators_before |= {"prev_suspect"}
+                             "show_overlay", "timeline_zoom_in", "about", "resolution_full",
+                             "prev_suspect"}
         for action_id, action in self.actions.items():
             spec = SPECS[action_id]
             menu = self.menus[spec.menu]
@@ -316,6 +332,7 @@ class MainWindow(QMainWindow):
         self.picture.problem.connect(self._message)
         self.edit.message.connect(self._message)
         self.status.modelClicked.connect(self.model_dialog)
+        self.playhead_rest.rested.connect(lambda frame: self.tracker.prefetch(frame, self.ctx.active_object))
 
     # == document life ===========================================================================
     @property
@@ -394,7 +411,8 @@ class MainWindow(QMainWindow):
 
     def load_default_model(self, variant: str | None = None) -> None:
         try:
-            source = default_source(variant or self.settings.model_variant, self.model_manager(), self.settings.device)
+            source = default_source(variant or self.settings.model_variant, self.model_manager(), self.settings.device,
+                                    self.settings.precision, self.settings.compile)
         except Exception as exc:  # noqa: BLE001 - a broken registry must not stop the editor
             log.exception("no default model")
             self._message(f"The model list could not be read: {exc}")
@@ -403,14 +421,18 @@ class MainWindow(QMainWindow):
             self.load_model(source)
 
     def load_model(self, source: ModelSource) -> None:
+        if isinstance(source, CheckpointFile):  # the CPU engine the user chose (Models…)
+            source = dataclasses.replace(source, cpu_engine=self.settings.cpu_engine)
         self.tracker.load_model(source)
 
     def model_dialog(self) -> None:
         from sam2_studio.ui.model_dialog import ModelDialog
 
         dialog = ModelDialog(self, self.model_manager(), self.tracker.state, self.settings,
+                             self.doc.working_resolution if self.doc is not None else None,
                              self.doc.memory_policy if self.doc is not None else None)
         dialog.chosen.connect(self._model_chosen)
+        dialog.resolutionChosen.connect(self.resolution.choose)
         dialog.memoryChosen.connect(self.set_memory)
         dialog.open()
         self._model_dialog = dialog
@@ -441,6 +463,8 @@ class MainWindow(QMainWindow):
     def _model_chosen(self, source: ModelSource, variant: str | None, device: str | None) -> None:
         self.settings.model_variant = variant
         self.settings.device = device
+        self.settings.precision = getattr(source, "precision", None)
+        self.settings.compile = getattr(source, "compile", None)
         self.load_model(source)
 
     # == editing =================================================================================
@@ -467,7 +491,7 @@ class MainWindow(QMainWindow):
         self.playback.stop()
         self.ctx.set_frame(frame)
 
-    def track(self, direction: str) -> None:
+    def track(self, direction: str, offer: bool = True) -> None:
         if self.doc is None:
             return
         if not self.tracker.has_model:
@@ -482,6 +506,8 @@ class MainWindow(QMainWindow):
         self.edit.end_stroke()
         self._finish_edits()
         self.playback.stop()
+        if offer and self.resolution.track_or_offer(direction):
+            return  # the first tracking of a clip on a CPU offers Draft first
         self.tracker.propagate(direction, start=self.ctx.frame)
 
     def cancel(self) -> None:
@@ -625,6 +651,10 @@ class MainWindow(QMainWindow):
 
     # == state shown =============================================================================
     def _on_tracker(self, state: TrackerState) -> None:
+        ready = state.model is not None and state.run is None
+        if ready and not self._model_ready:
+            self.playhead_rest.restart()  # a model arrived or a run ended: prepare this frame
+        self._model_ready = ready
         self.status.show_model(state)
         self.status.show_job(state)
         self.timeline.set_stale(state.stale)
@@ -652,8 +682,9 @@ class MainWindow(QMainWindow):
         has_obj = has_doc and self.ctx.active_object is not None
         a.enable(has_obj, "delete_object", "rename_object", "hide_object", "lock_object", "clear_prompts")
         a.enable(has_doc and not running and model, "track_fwd", "track_back", "track_both")
-        a.enable(has_doc, *REVIEW_ACTIONS, *MEMORY_ACTIONS.values())
+        a.enable(has_doc, *REVIEW_ACTIONS)
         a.enable(has_doc and not running, *MEMORY_ACTIONS.values())
+        self.resolution.sync()
         a.enable(has_doc and not running and doc is not None and doc.history.can_undo, "undo")
         a.enable(has_doc and not running and doc is not None and doc.history.can_redo, "redo")
         # point and box stay clickable without a model: choosing them explains what is missing
@@ -677,7 +708,7 @@ class MainWindow(QMainWindow):
         from sam2_studio.ui.export_dialog import ExportDialog
 
         self.playback.stop()
-        dialog = ExportDialog(self, self.doc, self.ctx.clip, self.ctx.frame)
+        dialog = ExportDialog(self, self.doc, self.ctx.clip, self.ctx.frame, detail=self.detail)
         dialog.open()
         self._export_dialog = dialog
 

@@ -22,6 +22,8 @@ from sam2_studio.app.progress import format_bytes
 from sam2_studio.app.settings import Settings
 from sam2_studio.app.tracking import TrackerState
 from sam2_studio.errors import StudioError
+from sam2_studio.project.resolution import RESOLUTIONS
+from sam2_studio.project.resolution import describe as describe_resolution
 from sam2_studio.ui import dialogs
 from sam2_studio.ui.actions import MEMORY_TIP
 from sam2_studio.ui.qt_bridge import MainThreadRelay
@@ -33,6 +35,32 @@ INTRO = (
     "laptop; <i>large</i> is the most accurate and wants a GPU.</p>"
     "<p style='color:#9aa0a8'>Without a model you can still open videos, paint masks with the "
     "brush, apply effects and export.</p>")
+
+
+def _combo(name: str, tip: str, items: list[tuple[str, Any]], current: Any) -> QComboBox:
+    box = QComboBox()
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    for label, data in items:
+        box.addItem(label, data)
+        if data == current:
+            box.setCurrentIndex(box.count() - 1)
+    return box
+
+
+def cpu_engine_choices() -> list[tuple[str, str]]:
+    """(label, engine) for the CPU engine menu (the precision is the Precision menu's)."""
+    from sam2_studio.model.openvino_engine import openvino_version
+
+    have = openvino_version() is not None
+    out = [("Automatic — " + ("OpenVINO" if have else "torch (OpenVINO is not installed)"), "auto"), ("torch", "torch")]
+    if have:
+        out.append(("OpenVINO", "openvino"))
+    return out
+PRECISION_CHOICES: list[tuple[str, str | None]] = [
+    ("Automatic", None), ("fp32 (exact)", "fp32"), ("bf16 (NVIDIA GPUs, recent CPUs)", "bf16"),
+    ("fp16 (Apple GPUs)", "fp16")]
+COMPILE_CHOICES: list[tuple[str, bool | None]] = [("Automatic", None), ("On", True), ("Off", False)]
 
 
 def available_devices() -> list[tuple[str, str | None]]:
@@ -60,9 +88,10 @@ MEMORY_CHOICES = (("SAM 2", "sam2"), ("Distractor-aware (SAM2.1++)", "distractor
 class ModelDialog(QDialog):
     chosen = Signal(object, object, object)  # ModelSource, variant or None, device or None
     memoryChosen = Signal(str)  # the project's tracking memory: "sam2" or "distractor_aware"
+    resolutionChosen = Signal(str)  # the project's working resolution: "full", "balanced", "draft"
 
     def __init__(self, parent: QWidget | None, manager: Any, state: TrackerState, settings: Settings,
-                 memory: str | None = None) -> None:
+                 resolution: str | None = None, memory: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ModelDialog")
         self.setWindowTitle("Models")
@@ -101,26 +130,40 @@ class ModelDialog(QDialog):
         layout.addWidget(self.table, 1)
 
         form = QFormLayout()
-        self.device = QComboBox()
-        self.device.setObjectName("DeviceCombo")
-        self.device.setToolTip("Where the model runs. Automatic picks a GPU when there is one.")
-        for label, dev in available_devices():
-            self.device.addItem(label, dev)
-            if dev == settings.device:
-                self.device.setCurrentIndex(self.device.count() - 1)
+        self.device = _combo("DeviceCombo", "Where the model runs. Automatic picks a GPU when there is one.",
+                             [(label, dev) for label, dev in available_devices()], settings.device)
         form.addRow("Device:", self.device)
-        self.memory = QComboBox()
-        self.memory.setObjectName("MemoryCombo")
-        for label, policy in MEMORY_CHOICES:
-            self.memory.addItem(label, policy)
-            if policy == memory:
-                self.memory.setCurrentIndex(self.memory.count() - 1)
+        self.engine = _combo(
+            "CpuEngineCombo", "What runs the model on a CPU. Automatic: OpenVINO where it is installed "
+            "(faster, same results), else torch. The first use of a model at a working resolution "
+            "converts it for OpenVINO once; later loads reuse it.",
+            cpu_engine_choices(), settings.cpu_engine)
+        form.addRow("CPU engine:", self.engine)
+        self.resolution = _combo(
+            "ResolutionCombo", "The project's working resolution: the model's input size. Draft and "
+            "Balanced are faster and coarser (small objects may be lost); masks always come out at "
+            "the video's size. Also in Track › Working Resolution.",
+            [(describe_resolution(name), name) for name in RESOLUTIONS], resolution)
+        self.resolution.setEnabled(resolution is not None)
+        self.resolution.activated.connect(lambda _i: self.resolutionChosen.emit(self.resolution.currentData()))
+        form.addRow("Working resolution:", self.resolution)
+        self.memory = _combo(
+            "MemoryCombo", ("<b>Tracking memory of this project</b> (also Track › Memory)<br>" + MEMORY_TIP)
+            if memory is not None else "The tracking memory is chosen per project: open one first.",
+            list(MEMORY_CHOICES), memory)
         self.memory.setEnabled(memory is not None)
-        self.memory.setToolTip(
-            ("<b>Tracking memory of this project</b> (also Track › Memory)<br>" + MEMORY_TIP)
-            if memory is not None else "The tracking memory is chosen per project: open one first.")
         self.memory.currentIndexChanged.connect(lambda _i: self.memoryChosen.emit(self.memory.currentData()))
         form.addRow("Memory:", self.memory)
+        self.precision = _combo(
+            "PrecisionCombo", "Arithmetic precision. Automatic: bf16 on NVIDIA GPUs (as the official "
+            "model), fp16 on Apple GPUs, fp32 on the CPU. A device that lacks the choice falls back "
+            "and says so in the status bar.", PRECISION_CHOICES, settings.precision)
+        form.addRow("Precision:", self.precision)
+        self.compile = _combo(
+            "CompileCombo", "torch.compile the image encoder and memory attention: tracking runs faster "
+            "after about a minute of compiling when the model loads. Automatic: on for NVIDIA GPUs, "
+            "off elsewhere.", COMPILE_CHOICES, settings.compile)
+        form.addRow("Compile:", self.compile)
         self.folder = QLabel(f"<span style='color:#9aa0a8'>{html.escape(str(getattr(manager, 'root', '')))}</span>")
         self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Models folder:", self.folder)
@@ -219,14 +262,19 @@ class ModelDialog(QDialog):
     def _device(self) -> str | None:
         return self.device.currentData()
 
+    def _checkpoint(self, path: Path, variant: str | None) -> CheckpointFile:
+        return CheckpointFile(path, variant, self._device(), precision=self.precision.currentData(),
+                              compile=self.compile.currentData())
+
     def use_selected(self) -> None:
         variant = self.selected_variant()
         path = self._installed(variant)
         if path is None:
             return
-        self._choose(CheckpointFile(path, variant, self._device()), variant)
+        self._choose(self._checkpoint(path, variant), variant)
 
     def _choose(self, source: ModelSource, variant: str | None) -> None:
+        self.settings.cpu_engine = self.engine.currentData()
         self.chosen.emit(source, variant, self._device())
         self.accept()
 
@@ -246,7 +294,7 @@ class ModelDialog(QDialog):
         finally:
             self.unsetCursor()
         self.refresh()
-        self._choose(CheckpointFile(model.path, model.variant, self._device()), model.variant)
+        self._choose(self._checkpoint(model.path, model.variant), model.variant)
         return True
 
     # -- downloading -------------------------------------------------------------------------------

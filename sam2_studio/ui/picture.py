@@ -12,7 +12,9 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
+from sam2_studio.app.detail import DetailRefined, DetailService
 from sam2_studio.app.preview import PreviewFrame, PreviewRequest, PreviewService
+from sam2_studio.app.worker import ModelLoaded
 from sam2_studio.app.rendering import DocumentFrames, has_effects
 from sam2_studio.project import BoxPrompt, MasksEvent, PointPrompt, PromptsEvent
 from sam2_studio.ui.context import EditorContext
@@ -27,10 +29,13 @@ class PictureController(QObject):
     problem = Signal(str)  # an effect or a frame could not be shown: for the status bar
     shown = Signal(int)  # a frame's picture reached the viewer
 
-    def __init__(self, ctx: EditorContext, viewer: Viewer, parent: QObject | None = None) -> None:
+    def __init__(self, ctx: EditorContext, viewer: Viewer, parent: QObject | None = None,
+                 detail: DetailService | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.viewer = viewer
+        self.detail = detail  # the detail pass of the frame shown (app/detail.py)
+        self._detail_problem: str | None = None
         self.preview: PreviewService | None = None
         self._relay = MainThreadRelay(self)
         self._relay.delivered.connect(self._on_preview)
@@ -58,15 +63,19 @@ class PictureController(QObject):
         try:
             from sam2_studio.app.rendering import make_renderer
 
-            renderer = make_renderer(doc, clip.frame)
+            renderer = make_renderer(doc, clip.frame, detail=self._detail_source)
         except ImportError:
             log.info("effects are not available: previews show the frames as they are")
         except Exception as exc:  # noqa: BLE001 - effects must not keep a video from opening
             log.exception("the effects renderer could not start")
             self.problem.emit(f"Effects are off: {exc}")
-        raw = DocumentFrames(doc, clip.frame, include_hidden=True)
+        raw = DocumentFrames(doc, clip.frame, include_hidden=True, detail=self._detail_source)
         self.preview = PreviewService(clip.frame, self._relay, renderer, raw.matte)
         self.request()
+
+    @property
+    def _detail_source(self):  # noqa: ANN202 - a DetailSource or None
+        return self.detail.preview if self.detail is not None else None
 
     def stop(self) -> None:
         if self.preview is not None:
@@ -90,6 +99,8 @@ class PictureController(QObject):
             else:
                 matte = tuple(o.id for o in ctx.doc.objects if o.visible)
         self.viewer.asked_for(ctx.frame)
+        if self.detail is not None:
+            self.detail.show(ctx.frame)
         self.preview.request(PreviewRequest(ctx.frame, effects, matte))
 
     def _stacks_changed(self) -> None:
@@ -183,6 +194,22 @@ class PictureController(QObject):
         if shown is not None and shown in event.frames:
             self._overlay(shown)
             if self.ctx.matte_view or (self.ctx.show_effects and self.ctx.doc is not None and has_effects(self.ctx.doc)):
+                self.request()
+
+    def on_worker_event(self, event: object) -> None:
+        """A detail pass came back (GUI thread): show it if it is for the frame shown."""
+        if isinstance(event, ModelLoaded) and self.preview is not None:
+            self.preview.invalidate()  # another model: other details
+            self._detail_problem = None
+            return
+        if not isinstance(event, DetailRefined) or self.preview is None:
+            return
+        if event.problem is not None and event.problem != self._detail_problem:
+            self._detail_problem = event.problem  # once, not at every frame
+            self.problem.emit(f"The detail pass could not run: {event.problem}")
+        if event.result is not None and event.result.refined:
+            self.preview.invalidate(event.obj, [event.frame])
+            if event.frame == self.ctx.frame:
                 self.request()
 
     def _on_objects(self, _event: object) -> None:

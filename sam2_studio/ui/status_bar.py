@@ -62,6 +62,24 @@ class StatusBar(QStatusBar):
         self.refresh_memory()
         self.show_model(TrackerState())
 
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802 - Qt's name
+        """Qt cuts a message that does not fit beside the permanent widgets anywhere, even
+        right after a colon; elide it with "…" instead, so a cut always shows."""
+        room = self._message_room()
+        if room > 0:
+            text = self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
+        super().showMessage(text, timeout)
+
+    def _message_room(self) -> int:
+        """The message's width in pixels, as QStatusBar lays it out (6 px in from the left,
+        2 px short of the first visible permanent widget); 0 before the bar is laid out."""
+        if not self.isVisible():
+            return 0
+        shown = [w.x() for w in (self.job, self.progress, self.cancel, self.model, self.track_memory, self.memory)
+                 if w.isVisible()]
+        right = min(shown, default=self.width() - 10) - 2
+        return right - 6 if right > 6 else 0
+
     def refresh_memory(self) -> None:
         self.memory.setText(memory_text())
 

@@ -4,7 +4,8 @@ keyframe jumps, Home/End, in and out points.
 Playback follows the clock, not the decoder: each tick shows the frame that is due now, so
 a slow decode skips frames instead of slowing time down (the preview thread serves the
 newest request only). Playback stops at the out point (or the end) going forward and at the
-in point (or the start) going backward.
+in point (or the start) going backward. ``PlayheadRest`` says when the playhead has stayed
+on a frame for a moment (the model then prepares a click there).
 """
 
 from __future__ import annotations
@@ -20,6 +21,33 @@ from sam2_studio.ui.icons import icon
 from sam2_studio.ui.timeline import timecode
 
 SHUTTLE_SPEEDS = (1, 2, 4, 8)
+REST_MS = 250
+
+
+class PlayheadRest(QObject):
+    """``rested(frame)`` once the playhead has stayed ``REST_MS`` on a frame: a single-shot
+    timer restarted on every frame change, so playback and scrubbing never fire it."""
+
+    rested = Signal(int)
+
+    def __init__(self, ctx: EditorContext, parent: QObject | None = None, interval_ms: int = REST_MS) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._fire)
+        ctx.frameChanged.connect(self.restart)
+        ctx.activeObjectChanged.connect(self.restart)
+        ctx.documentChanged.connect(self.restart)
+
+    def restart(self, *_args: object) -> None:
+        """Start waiting again (also when something else makes the rest worth noticing)."""
+        self._timer.start()
+
+    def _fire(self) -> None:
+        if self.ctx.doc is not None:
+            self.rested.emit(self.ctx.frame)
 
 
 class Playback(QObject):

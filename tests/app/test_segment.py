@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -190,8 +191,18 @@ def test_random_weights_checkpoint_written_by_the_test_end_to_end(tmp_path, car)
              "--format", "png16", "--start", "0"])
     assert r.code == 0, r.err
     assert "RANDOM" not in r.err and "tracked 1 object(s) on 3 of 3 frames" in r.out
+    # on a CPU with OpenVINO installed the engine is OpenVINO, its first use converted and said so
+    if importlib.util.find_spec("openvino"):
+        assert "(fp32) · OpenVINO" in r.err and "first use: converted for OpenVINO in" in r.err, r.err
     doc = load(tmp_path / "short.s2s")
     assert doc.model_variant == "sam2.1_hiera_tiny" and doc.mask_frames(1) == [0, 1, 2]
+    assert doc.working_resolution == "full"  # 256 is no preset: the project keeps its default
+    assert doc.object(1).tracked_at.as_dict() == {"full": {0, 2}}
+    # the engine's evidence (FrameQuality) came with every mask, on whichever CPU engine ran
+    for f in range(3):
+        ev = doc.evidence(1, f)
+        assert ev is not None and ev.object_score is not None and ev.iou is not None, f
+    assert doc.evidence(1, 0).agreement is not None and doc.evidence(1, 2).agreement is not None
     files = sorted((tmp_path / "m").iterdir())
     assert [p.name for p in files] == ["Object_1_matte.0000.png", "Object_1_matte.0001.png",
                                        "Object_1_matte.0002.png"]
@@ -200,6 +211,21 @@ def test_random_weights_checkpoint_written_by_the_test_end_to_end(tmp_path, car)
         assert matte.dtype == np.uint16 and matte.shape == (120, 214)
         assert set(np.unique(matte)) <= {0, 65535}
         assert np.array_equal(matte == 65535, doc.mask(1, f))
+
+
+def test_resolution_and_cpu_engine_options(tmp_path, car):
+    """--resolution sets the model's input size and is stored in the project; --cpu-engine torch
+    is honoured (and named)."""
+    from tests.media.clips import encode
+
+    video = encode(tmp_path / "one.mp4", car.truth.frames[:2], rate=25)
+    prompts = write_prompts(tmp_path / "p.json", [{"frame": 0, "object": 1, "points": [[100, 60]]}])
+    r = cli(["segment", video, "--prompts", prompts, "--random-weights", "--resolution", "draft",
+             "--cpu-engine", "torch", "--device", "cpu", "--out", tmp_path / "one.s2s"])
+    assert r.code == 0, r.err
+    assert "@ 512px" in r.err and "(fp32) · torch" in r.err
+    doc = load(tmp_path / "one.s2s")
+    assert doc.working_resolution == "draft" and doc.object(1).tracked_at.as_dict() == {"draft": {1}}
 
 
 def test_random_weights_say_so(tmp_path, car):
@@ -211,7 +237,13 @@ def test_random_weights_say_so(tmp_path, car):
              "--device", "cpu", "--out", tmp_path / "one.s2s"])
     assert r.code == 0, r.err
     assert "RANDOM WEIGHTS" in r.err and "MEANINGLESS" in r.err
+    assert "threads (fp32)" in r.err  # the precision is always named
     assert load(tmp_path / "one.s2s").model_variant is None
+    r = cli(["segment", video, "--prompts", prompts, "--random-weights", "--image-size", "128",
+             "--device", "cpu", "--precision", "bf16", "--out", tmp_path / "two.s2s"])
+    assert r.code == 0, r.err
+    # bf16 where this CPU has bf16 units, else fp32 and a note saying why
+    assert "threads (bf16)" in r.err or ("threads (fp32)" in r.err and "no native bf16" in r.err), r.err
 
 
 @pytest.mark.parametrize("content, message", [
@@ -253,6 +285,7 @@ def test_a_wrong_checkpoint_exits_2_naming_it(tmp_path, car, content):
     (["--out", "x.s2s", "--random-weights", "--checkpoint", "m.pt"], "exclude each other"),
     (["--out", "x.s2s", "--random-weights", "--model", "sam3"], "unknown model 'sam3'"),
     (["--out", "x.s2s", "--image-size", "100"], "multiple of 32"),
+    (["--out", "x.s2s", "--image-size", "512", "--resolution", "draft"], "exclude each other"),
     (["--out", "nowhere/x.s2s"], "does not exist"),
     (["--mattes", "m", "--start", "-1"], "--start is a file number"),
 ])

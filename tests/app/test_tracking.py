@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import sqlite3
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -231,3 +232,98 @@ def test_injected_faults_reach_the_review_through_the_worker(car):
         assert [s.frame for s in review.suspects()] == [6]
     finally:
         h.close()
+
+
+def test_a_click_during_a_run_is_answered_in_its_own_step_and_the_run_goes_on(car):
+    h = Harness(car, delay_s=0.08)
+    try:
+        car_obj = h.click(car, 0, name="Car")
+        h.tracker.propagate("forward", start=0)
+        h.pump(lambda: len(h.doc.mask_frames(car_obj.id)) >= 3)
+        assert h.tracker.running
+        x, y = inside(car, 8)
+        with h.tracker.answering():  # as the editor does it: the run's step closes first
+            other = h.doc.add_object("Second")
+            h.doc.add_point(other.id, 8, x, y)
+        h.pump(lambda: h.doc.mask(other.id, 8) is not None)
+        assert h.tracker.running, "the click was answered between two frames, not after the run"
+        h.pump(lambda: not h.tracker.running)
+        assert h.doc.mask_frames(car_obj.id) == list(range(len(car.frames)))
+        for f in range(len(car.frames)):
+            assert np.array_equal(h.doc.mask(car_obj.id, f), car.labels[f] == 1), f
+        assert np.array_equal(h.doc.mask(other.id, 8), car.labels[8] == 1)
+        # undo goes back in the order things happened: the rest of the run, the click (with
+        # its answer), the new object, the run's first part
+        labels = []
+        while h.doc.history.can_undo and len(labels) < 4:
+            labels.append(h.doc.undo())
+        assert labels == ["Track forward", "Add point", "Add Second", "Track forward"]
+        assert h.doc.mask_frames(car_obj.id) == [0]
+    finally:
+        h.close()
+
+
+def test_prefetch_is_asked_only_with_a_model_and_no_run(car):
+    from sam2_studio.app.worker import Prefetch
+
+    h = Harness(car, delay_s=0.05)
+    try:
+        sent = []
+        real = h.worker.submit
+        h.worker.submit = lambda c: (sent.append(c), real(c))  # type: ignore[method-assign]
+        h.tracker.prefetch(3, 1)
+        assert sent == [Prefetch(3, 1)]
+        h.tracker.prefetch(99)  # outside the clip: nothing
+        obj = h.click(car)
+        h.tracker.propagate("forward", start=0)
+        sent.clear()
+        h.tracker.prefetch(5, obj.id)
+        assert not [c for c in sent if isinstance(c, Prefetch)]
+        h.pump(lambda: not h.tracker.running)
+    finally:
+        h.close()
+    h2 = Harness.__new__(Harness)  # a tracker that never loaded a model sends nothing
+    from sam2_studio.app.worker import ModelWorker
+
+    h2.q = queue.Queue()
+    worker = ModelWorker(h2.q.put)
+    try:
+        tracker = Tracker(worker)
+        tracker.attach(new_doc(car), ArrayFrames(car.frames))
+        sent = []
+        worker.submit = lambda c: sent.append(c)  # type: ignore[method-assign]
+        tracker.prefetch(2)
+        assert sent == []
+    finally:
+        worker.stop()
+
+
+def test_a_full_disk_pauses_the_run_and_keeps_every_frame(car, tmp_path):
+    from sam2_studio.project.mask_store import MaskStore
+
+    h = Harness(car, delay_s=0.05)
+    notices = []
+    h.tracker.notices.connect(notices.append)
+    store = MaskStore(tmp_path / "masks.sqlite", retry_s=3600)
+    try:
+        h.doc.use_store(store)
+        obj = h.click(car)
+        h.tracker.propagate("forward", start=0)
+        h.pump(lambda: len(h.doc.mask_frames(obj.id)) >= 3)
+
+        def full(*args):  # noqa: ANN002, ANN202 - what SQLite raises on ENOSPC
+            raise sqlite3.OperationalError("database or disk is full")
+
+        store._transaction = full  # type: ignore[method-assign]  # the disk fills up
+        h.pump(lambda: not h.tracker.running)
+        ended = [e for e in h.handled if isinstance(e, PropagationEnded)][-1]
+        assert ended.cancelled, "the run went on with a full disk"
+        assert any(n.level == "error" and "paused" in n.text and "full" in n.text for n in notices)
+        assert "paused after" in notices[-1].text
+        tracked = h.doc.mask_frames(obj.id)
+        assert len(tracked) < len(car.frames)
+        for f in tracked:  # everything tracked is there, from the disk or from RAM
+            assert np.array_equal(h.doc.mask(obj.id, f), car.labels[f] == 1), f
+    finally:
+        h.close()
+        store.close()

@@ -7,6 +7,7 @@ import torch
 
 from sam2_studio.engine import DistractorAwareMemory, DistractorRule, FrameEvidence, FrameRecord, ObjectTrack
 from sam2_studio.engine.distractor import bounding_box, box_iou, largest_component
+from sam2_studio.engine.records import HostFacts
 
 
 def square(h=64, w=64, x=10, y=10, side=12):  # noqa: ANN001
@@ -16,7 +17,9 @@ def square(h=64, w=64, x=10, y=10, side=12):  # noqa: ANN001
 
 
 def record(area: int = 100, score: float = 2.0, cond: bool = False) -> FrameRecord:
-    return FrameRecord(cond, None, torch.zeros(1, 256), score, 0.9, False, b"", area)
+    rec = FrameRecord(cond, None, torch.zeros(1, 256), torch.full((1, 1), score), False)
+    rec.set_host(HostFacts(score, 0.9, area, b""))
+    return rec
 
 
 def test_box_helpers():

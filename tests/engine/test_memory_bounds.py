@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sam2_studio.engine.postprocess import decode_mask, encode_mask, fill_holes, non_overlapping
+import pytest
+
+from sam2_studio.engine.postprocess import decode_mask, encode_mask, fill_holes, fill_holes_on_device, non_overlapping
 from tests.reference import connected_components_cpu
 
 
@@ -32,7 +34,7 @@ def test_masks_are_stored_compressed(make_session):
     list(s.propagate())
     recs = s._tracks[1].committed
     assert sum(r.logits is not None for r in recs.values()) <= 3  # prompted frame + the 2 newest
-    assert all(len(r.mask_png) < 2000 for r in recs.values())
+    assert all(len(r.mask_data) < 2000 for r in recs.values())
     assert s.result(5).masks[1].shape == (96, 160)
 
 
@@ -51,6 +53,19 @@ def test_hole_filling_matches_the_reference_rule():
     assert torch.equal(filled, expected)
     assert not torch.equal(filled, logits)
     assert fill_holes(logits, 0) is logits
+
+
+@pytest.mark.parametrize(("height", "width", "offset"), [(64, 64, 1.5), (37, 91, 0.5), (256, 256, 1.0), (16, 16, -0.5)])
+def test_hole_filling_on_the_device_equals_opencv(height, width, offset):
+    """The tensor-only labelling the accelerators use gives OpenCV's result for every area."""
+    g = torch.Generator().manual_seed(height)
+    logits = torch.randn(3, 1, height, width, generator=g) + offset
+    logits[0, 0, :, width // 2] = -1.0  # a long thin background region: many labels, never small
+    labels, areas = connected_components_cpu(logits <= 0)
+    for area in (1, 2, 8, 20):
+        expected = torch.where((labels > 0) & (areas <= area), torch.tensor(0.1), logits)
+        assert torch.equal(fill_holes_on_device(logits, area), expected), f"max area {area}"
+        assert torch.equal(fill_holes(logits, area), expected)
 
 
 def test_non_overlap_keeps_the_best_object():

@@ -3,7 +3,12 @@
 Same random weights, fp32, CPU, same preprocessed frames. The reference is configured as our
 engine behaves: corrections become conditioning frames (``add_all_frames_to_correct_as_cond``)
 and holes are filled (its CUDA-only connected components replaced by an OpenCV stand-in).
-Per-frame mask logits must agree within 1e-4 * (1 + max |ref|) and binary masks exactly.
+Per-frame mask logits must agree within 1e-4 * (1 + max |ref|), and binary masks exactly
+(on OpenVINO, wherever the reference's logit is farther from 0 than that tolerance).
+
+The same script runs on both CPU engines: torch at 512, and OpenVINO (image encoder and
+memory attention converted) at 256, which keeps every step of the script (two objects, a
+filling memory bank, corrections, both directions) at a quarter of the reference's time.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ import torch
 
 from sam2_studio.engine import ArrayFrames, VideoSession
 from sam2_studio.engine.postprocess import to_video_resolution
-from sam2_studio.model import build_model
+from sam2_studio.model import build_model, openvino_engine
 from tests.reference import build_reference, connected_components_cpu, copy_weights, randomize_, requires_reference
 
 pytestmark = [requires_reference, pytest.mark.reference, pytest.mark.slow]
 
 SIZE = 512  # a smaller model input keeps this under a few minutes on 2 cores
 NUM_FRAMES = 8
+ENGINES = {"torch": SIZE, "openvino": 256}
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +40,22 @@ def clip(data_dir):
     return frames
 
 
-@pytest.fixture(scope="module")
-def harness(clip, tmp_path_factory, monkeypatch_module):
+@pytest.fixture(scope="module", params=list(ENGINES))
+def harness(request, clip, tmp_path_factory, monkeypatch_module, openvino_cache):
     import sam2.utils.misc
 
+    engine, size = request.param, ENGINES[request.param]
     monkeypatch_module.setattr(sam2.utils.misc, "get_connected_components", connected_components_cpu)
     torch.manual_seed(0)
     ref = randomize_(
-        build_reference("sam2.1_hiera_tiny", SIZE, video=True, overrides=("++model.add_all_frames_to_correct_as_cond=true",))
+        build_reference("sam2.1_hiera_tiny", size, video=True, overrides=("++model.add_all_frames_to_correct_as_cond=true",))
     )
-    ours = build_model("sam2.1_hiera_tiny", SIZE, device="cpu")
+    ours = build_model("sam2.1_hiera_tiny", size, device="cpu")
     copy_weights(ref, ours)
+    if engine == "openvino":
+        pytest.importorskip("openvino")
+        report = openvino_engine.install(ours, openvino_cache)
+        assert report.engine == "openvino", report.notice
     folder = tmp_path_factory.mktemp("jpg")
     for i, f in enumerate(clip):
         cv2.imwrite(str(folder / f"{i:05d}.jpg"), f[:, :, ::-1])
@@ -69,6 +80,7 @@ class Checker:
         self.session = session
         self.compared = 0
         self.max_rel = 0.0
+        self.flipped = 0  # pixels on the other side of 0 than the reference, all within tolerance
         self.foreground = []
 
     def frame(self, frame: int, obj_ids: list[int], ref_logits: torch.Tensor, ours) -> None:  # noqa: ANN001
@@ -81,7 +93,13 @@ class Checker:
             tol = 1e-4 * (1 + expected.abs().max().item())
             assert diff <= tol, f"frame {frame} object {obj}: logits differ by {diff:.3g} > {tol:.3g}"
             self.max_rel = max(self.max_rel, diff / (1 + expected.abs().max().item()))
-            np.testing.assert_array_equal((expected[0, 0] > 0).numpy(), ours.masks[obj], err_msg=f"frame {frame} object {obj}")
+            # Binary masks agree wherever the logit tolerance cannot reach zero: a pixel whose
+            # reference logit lies within it of 0 may fall either side (OpenVINO's fp32 sums
+            # in another order than torch's and flipped one such pixel in 100k).
+            ref_mask = (expected[0, 0] > 0).numpy()
+            decided = (expected[0, 0].abs() > tol).numpy()
+            np.testing.assert_array_equal(ref_mask[decided], ours.masks[obj][decided], err_msg=f"frame {frame} object {obj}")
+            self.flipped += int((ref_mask != ours.masks[obj]).sum())
             self.foreground.append(ours.masks[obj].mean())
             self.compared += 1
 
@@ -126,7 +144,10 @@ def test_scripted_session_matches_the_reference(harness):
         session.remove_object(1)
         check.run(ref.propagate_in_video(state), session.propagate())
     assert check.compared >= 40
+    if openvino_engine.engine_of(session.model) == "torch":
+        assert check.flipped == 0  # torch sums in the reference's order: every pixel agrees
     fg = np.array(check.foreground)
     # Not trivial: the objects are present and masks differ from frame to frame.
     assert (fg > 0.001).mean() > 0.8 and (fg < 0.999).all() and fg.std() > 1e-3
-    print(f"compared {check.compared} object-frames, max relative logit difference {check.max_rel:.2e}")
+    print(f"{openvino_engine.engine_of(session.model)}: compared {check.compared} object-frames, "
+          f"max relative logit difference {check.max_rel:.2e}, {check.flipped} pixels flipped at |logit| <= tolerance")

@@ -30,12 +30,16 @@ def test_every_result_carries_the_models_evidence(make_session, clip):
     q = r.quality[1]
     assert q.object_score == r.scores[1]
     assert 0.0 <= q.agreement <= 1.0 and q.iou is not None
+    s.add_points(0, 3, [[100, 20]], [1])  # a second object: both tracked in one batched step
     results = list(s.propagate(start=0, end=2))
-    assert [r.computed for r in results] == [(), (1,), (1,)]
+    assert [r.computed for r in results] == [(), (1, 3), (1, 3)]
     for result in results[1:]:
-        q = result.quality[1]
-        assert q.object_score == result.scores[1]
-        assert q.agreement is not None and 0.0 <= q.agreement <= 1.0
+        for obj in (1, 3):
+            q = result.quality[obj]
+            assert q.object_score == result.scores[obj]
+            assert q.agreement is not None and 0.0 <= q.agreement <= 1.0
+            # the results thread's numbers are the record's: asked again, the same
+            assert s.result(result.frame).quality[obj] == q
     painted = np.zeros(clip[0].shape[:2], bool)
     painted[30:60, 40:70] = True
     q2 = s.add_mask(4, 2, painted).quality[2]  # a mask the user gave: one candidate, IoU 1

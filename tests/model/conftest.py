@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
-from sam2_studio.model import build_model
+from sam2_studio.model import build_model, openvino_engine
 from tests.reference import build_reference, copy_weights, randomize_
 
 
@@ -15,6 +17,21 @@ def close(ref: torch.Tensor, ours: torch.Tensor) -> None:
     tol = 1e-4 * (1 + ref.abs().max().item())
     diff = (ref - ours).abs().max().item()
     assert diff <= tol, f"max abs diff {diff:.3g} > tolerance {tol:.3g}"
+
+
+@contextlib.contextmanager
+def on_engine(model, engine: str, cache_dir, parts=openvino_engine.PARTS):  # noqa: ANN001, ANN201
+    """Run ``model`` on the CPU ``engine`` ("torch" or "openvino") inside the block."""
+    if engine == "torch":
+        yield model
+        return
+    pytest.importorskip("openvino")
+    report = openvino_engine.install(model, cache_dir, parts=parts)
+    assert report.engine == "openvino", report.notice
+    try:
+        yield model
+    finally:
+        openvino_engine.uninstall(model)
 
 
 def varies(t: torch.Tensor) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.model.conftest import close, varies
+from tests.model.conftest import close, on_engine, varies
 from tests.reference import requires_reference
 
 pytestmark = [requires_reference, pytest.mark.reference, pytest.mark.slow]
@@ -21,13 +21,20 @@ VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_backbone_levels_and_high_res_features_match(pair_factory, variant):
+# The OpenVINO engine on tiny at 1024: each variant costs a conversion (tiny's ~15 s of CPU);
+# the graph is our own modules traced, the same code for every variant. Other sizes: the
+# video parity test runs OpenVINO at 256, tests/model/test_openvino_engine.py at 128.
+CASES = [(v, "torch") for v in VARIANTS] + [("sam2.1_hiera_tiny", "openvino")]
+
+
+@pytest.mark.parametrize(("variant", "engine"), CASES)
+def test_backbone_levels_and_high_res_features_match(pair_factory, openvino_cache, variant, engine):
     ref, ours = pair_factory(variant)
     torch.manual_seed(1)
     image = torch.randn(1, 3, 1024, 1024)
     with torch.inference_mode():
         expected = ref.forward_image(image)
+    with on_engine(ours, engine, openvino_cache, parts=("image_encoder",)), torch.inference_mode():
         got = ours.encode_image(image)
     fpn, pos = expected["backbone_fpn"], expected["vision_pos_enc"]
     assert got.embedding.shape == (1, 256, 64, 64)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sam2_studio.model import PointerMemory, SpatialMemory
-from tests.model.conftest import close, varies
+from tests.model.conftest import close, on_engine, varies
 from tests.reference import requires_reference
 
 pytestmark = [requires_reference, pytest.mark.reference]
@@ -42,9 +42,11 @@ def _bank(g: torch.Generator, frames: list[int]) -> dict[int, dict]:
     return out
 
 
-@pytest.mark.parametrize("variant", ["sam2.1_hiera_tiny", "sam2_hiera_tiny"])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_memory_attention_with_a_full_bank_matches(pair_factory, variant, reverse):
+# OpenVINO once (its graph does not depend on the direction, only the bank passed in does).
+@pytest.mark.parametrize(("variant", "engine", "reverse"), [
+    (v, "torch", r) for v in ("sam2.1_hiera_tiny", "sam2_hiera_tiny") for r in (False, True)
+] + [("sam2.1_hiera_tiny", "openvino", True)])
+def test_memory_attention_with_a_full_bank_matches(pair_factory, openvino_cache, variant, engine, reverse):
     """Two conditioning frames + six recent frames + object pointers of 14 frames."""
     ref, ours = pair_factory(variant, video=True)
     g = torch.Generator().manual_seed(7)
@@ -79,7 +81,8 @@ def test_memory_attention_with_a_full_bank_matches(pair_factory, variant, revers
         current = ImageFeatures(
             feats.permute(1, 2, 0).reshape(1, 256, H, H), (None, None), pos.permute(1, 2, 0).reshape(1, 256, H, H)  # type: ignore[arg-type]
         )
-        got = ours.condition_on_memory(current, spatial, pointers, max_pointer_offset=min(num_frames, 16) - 1)
+        with on_engine(ours, engine, openvino_cache, parts=("memory_attention",)):
+            got = ours.condition_on_memory(current, spatial, pointers, max_pointer_offset=min(num_frames, 16) - 1)
     close(expected, got)
     assert varies(got)
 

@@ -125,6 +125,40 @@ def test_round_trip_keeps_evidence_geometry_checks_memory_and_threshold(doc, tmp
     assert manifest["memory_policy"] == "distractor_aware"
 
 
+def test_review_data_follows_masks_kept_in_a_disk_store(doc, tmp_path):
+    """With the editor's mask store the document holds handles, not bytes: evidence, checks
+    and geometry still recognise their masks (each handle's bytes read once), an undo brings
+    them back, and a save writes them."""
+    from sam2_studio.project.mask_store import MaskStore, StoredMask
+
+    store = MaskStore(tmp_path / "masks.sqlite")
+    try:
+        doc.use_store(store)
+        obj = doc.add_object().id
+        with doc.edit_group("Track"):
+            doc.set_masks({(obj, f): disc(10 + f, 20, 6) for f in range(4)})
+            doc.set_evidence({(obj, f): Evidence(5.0 + f, 0.9, 0.8) for f in range(4)}, amend=True)
+        assert isinstance(doc.encoded_mask(obj, 2), StoredMask)
+        doc.set_checked([(obj, 1)])
+        reads = []
+        real = store.read
+        store.read = lambda blob, cache=True: (reads.append(blob), real(blob, cache))[1]  # type: ignore[method-assign]
+        for _ in range(3):
+            assert [doc.evidence(obj, f).object_score for f in range(4)] == [5.0, 6.0, 7.0, 8.0]
+            assert doc.is_checked(obj, 1) and doc.checked_frames(obj) == [1]
+            assert doc.mask_geometry(obj, 3).area == disc(13, 20, 6).sum()
+        assert len(reads) <= 4, "a handle's bytes were read again for its fingerprint"
+        doc.set_mask(obj, 2, disc(30, 20, 6))  # painted over: no evidence for the new mask
+        assert doc.evidence(obj, 2) is None
+        doc.undo()
+        assert doc.evidence(obj, 2).object_score == 7.0
+        back = load(save(doc, tmp_path / "stored.s2s"))
+        assert back.evidence(obj, 3).object_score == 8.0 and back.checked_frames(obj) == [1]
+    finally:
+        doc.use_store(None)
+        store.close()
+
+
 def _rewrite(path, change) -> None:  # noqa: ANN001
     with zipfile.ZipFile(path) as z:
         entries = {n: z.read(n) for n in z.namelist()}

@@ -4,6 +4,7 @@ panel (add, edit, reorder, switch off, remove, refinement), through their widget
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QColorDialog, QToolButton
 
@@ -120,3 +121,33 @@ def test_the_preview_shows_an_effect_on_the_current_frame(qtbot, window):
     src = w.picture._last.source
     assert not np.array_equal(rendered[250, 400], src[250, 400])  # erased inside
     assert np.array_equal(rendered[50, 50], src[50, 50])  # untouched outside
+
+
+@pytest.mark.slow
+def test_the_detail_pass_previews_live_on_the_frame_shown(qtbot, window):
+    """The refinement's Detail pass switch: the matte view shows the tracked mask at once and
+    the model's closer look when the worker has it (random weights: only the plumbing)."""
+    from sam2_studio.app.model_source import RandomWeights
+
+    w = window
+    open_with_a_car(qtbot, w)
+    small = np.zeros((480, 854), bool)
+    small[200:260, 400:500] = True  # one crop, one encoder run at 128 px
+    w.doc.set_mask(1, 0, small)
+    w.load_model(RandomWeights(image_size=128))
+    qtbot.waitUntil(lambda: w.tracker.has_model, timeout=60_000)
+    w.ctx.set_active_object(1)
+    box = w.effects_panel.refine_form.widgets["detail"]
+    assert "Detail pass" in box.toolTip() or "Detail pass" in box.text()
+    key(qtbot, w, Qt.Key.Key_A)  # matte view
+    box.setChecked(True)
+    qtbot.waitUntil(lambda: w.doc.object(1).refinement.value["refine"]["detail"] is True, timeout=3000)
+    tracked = w.doc.mask(1, 0)
+
+    def detailed() -> bool:
+        last = w.picture._last
+        return last is not None and last.matte is not None and not np.array_equal(last.matte > 0.5, tracked)
+
+    qtbot.waitUntil(detailed, timeout=120_000)  # the worker runs at a low priority: slow on a loaded machine
+    assert w.detail.cache.get(1, 0, w.doc.encoded_mask(1, 0)) is not None
+    assert np.array_equal(w.doc.mask(1, 0), tracked)  # the pass refines the output, not the document
