@@ -327,6 +327,22 @@ class _Rate:
         return (len(self.stamps) - 1) / span if span > 0 else 0.0
 
 
+def failure_message(exc: Exception, doing: str, command: str) -> tuple[str, bool]:
+    """What the user reads when a worker command fails, and whether device memory ran out
+    (then the device's cached memory is released so the next command can run)."""
+    if isinstance(exc, OutOfDeviceMemory):  # names the frame, the request and what to try
+        release_device_memory()
+        return str(exc), True
+    if is_out_of_memory(exc):
+        release_device_memory()
+        return (f"the model ran out of memory{doing}. Close other programs using the GPU, "
+                "choose a smaller model, or switch to the CPU in Models…"), True
+    if isinstance(exc, StudioError | ValueError):
+        return str(exc), False
+    log.exception("model worker command %s failed", command)
+    return f"{type(exc).__name__}: {exc}", False
+
+
 class ModelWorker:
     """See the module docstring. ``submit`` is thread-safe; events go to ``sink``."""
 
@@ -415,16 +431,7 @@ class ModelWorker:
                 self._emit(Idle())
 
     def _failed(self, command: Command, exc: Exception) -> None:
-        oom = is_out_of_memory(exc)
-        if oom:
-            release_device_memory()
-            message = ("the model ran out of memory. Close other programs using the GPU, "
-                       "choose a smaller model, or switch to the CPU in Models…")
-        elif isinstance(exc, StudioError | ValueError):
-            message = str(exc)
-        else:
-            log.exception("model worker command %s failed", type(command).__name__)
-            message = f"{type(exc).__name__}: {exc}"
+        message, oom = failure_message(exc, "", type(command).__name__)
         self._emit(CommandFailed(type(command).__name__, message, oom))
 
     def _dispatch(self, command: Command) -> None:
@@ -583,18 +590,7 @@ class ModelWorker:
                 finally:
                     frames.close()
         except Exception as exc:  # noqa: BLE001 - the session stays usable: report and go on
-            if isinstance(exc, OutOfDeviceMemory):  # names the frame, the request and what to try
-                release_device_memory()
-                error = str(exc)
-            elif is_out_of_memory(exc):
-                release_device_memory()
-                error = ("the model ran out of memory while tracking. Close other programs using "
-                         "the GPU, choose a smaller model, or switch to the CPU in Models…")
-            elif isinstance(exc, ValueError | StudioError):
-                error = str(exc)
-            else:
-                log.exception("propagation failed")
-                error = f"{type(exc).__name__}: {exc}"
+            error, _ = failure_message(exc, " while tracking", "Propagate")
         self._emit(PropagationEnded(c.request, done, self._cancelled(c.request) and error is None, error))
         self._report_stale()
 
