@@ -48,19 +48,26 @@ class FrameRecord:
     # Distractor-aware memory flags.
     ram: bool = False
     drm: bool = False
-    job: Future | None = field(default=None, repr=False)  # the results thread's work for this record
+    # The results thread's work for this record, until it is done: the finished job drops it,
+    # as its result holds the frame's full-resolution masks.
+    job: Future | None = field(default=None, repr=False)
     _host: HostFacts | None = field(default=None, repr=False)
 
     def set_host(self, facts: HostFacts) -> None:
         self._host = facts
 
     @property
+    def has_host(self) -> bool:
+        return self._host is not None
+
+    @property
     def host(self) -> HostFacts:
         if self._host is None:
-            job, self.job = self.job, None
-            if job is None:
+            job = self.job
+            if job is not None:
+                job.result()  # fills _host (or raises what went wrong)
+            elif self._host is None:  # (the results thread may have filled it just now)
                 raise RuntimeError("this record has no results yet")
-            job.result()  # fills _host (or raises what went wrong)
         assert self._host is not None
         return self._host
 

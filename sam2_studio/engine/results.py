@@ -105,6 +105,8 @@ class ResultsThread:
         for out in outputs:
             for rec in out.records:
                 rec.job = future
+                if rec.has_host:  # already finished: the future (and the frame's full masks) may go
+                    rec.job = None
         return future
 
     def _finish(self, event: torch.cuda.Event | None, copied: list) -> HostResults:  # noqa: ANN401
@@ -119,6 +121,7 @@ class ResultsThread:
             for i, (obj, rec) in enumerate(zip(out.obj_ids, out.records)):
                 mask, facts = done[i]
                 rec.set_host(facts)
+                rec.job = None  # a record keeps its facts, never the frame's full-resolution masks
                 result.masks[obj] = mask
                 result.stats[obj] = (float(stats[i, 0]), float(stats[i, 1]), int(stats[i, 2]))
                 if candidates is not None:
