@@ -5,6 +5,10 @@ the document, in exported files), a random-weight model cannot say what is right
 session can. A click picks the ground-truth object under it; propagation returns that
 object's ground-truth mask on every frame. It speaks the worker's ``TrackingSession``
 protocol, so it runs on the real worker thread through the real editor.
+
+Its results carry evidence as a model's would (``FrameResult.quality``): a clear object
+score (present or not), and a predicted IoU and candidate agreement in the range a trained
+model gives for a good mask, varying a little from frame to frame (deterministically).
 """
 
 from __future__ import annotations
@@ -18,7 +22,19 @@ import cv2
 import numpy as np
 
 from sam2_studio.app.model_source import LoadedModel, ModelInfo
-from sam2_studio.engine import FrameResult
+from sam2_studio.engine import FrameQuality, FrameResult
+
+OBJECT_SCORE = 8.0  # the logit the test engine reports: clearly present (or, negated, absent)
+
+
+def plausible_quality(mask: np.ndarray, frame: int, label: int) -> FrameQuality:
+    """What a trained model reports about a good mask: certain of presence, predicted IoU
+    0.88-0.97, candidates agreeing 0.75-0.95; absent: a negative score and nothing else."""
+    if not mask.any():
+        return FrameQuality(-OBJECT_SCORE)
+    u = ((frame * 7919 + label * 104729) % 1009) / 1009
+    v = ((frame * 104729 + label * 7919) % 1013) / 1013
+    return FrameQuality(OBJECT_SCORE, 0.88 + 0.09 * u, 0.75 + 0.2 * v)
 
 
 @dataclass
@@ -79,6 +95,7 @@ class GroundTruthSession:
     range: tuple[int, int] = (0, 0)
     calls: list[str] = field(default_factory=list)
     stale: dict[int, set[int]] = field(default_factory=dict)
+    policy: str | None = None  # the memory it was asked for (it has none)
 
     def __post_init__(self) -> None:
         self.range = (0, len(self.clip.frames) - 1)
@@ -195,8 +212,9 @@ class GroundTruthSession:
     def _result(self, frame: int, computed: tuple[int, ...]) -> FrameResult:
         w, h = self.clip.size
         masks = {o: self.results.get(o, {}).get(frame, np.zeros((h, w), bool)) for o in self.labels}
+        quality = {o: plausible_quality(m, frame, self.labels[o]) for o, m in masks.items()}
         return FrameResult(frame, masks, {o: bool(m.any()) for o, m in masks.items()},
-                           {o: 1.0 if m.any() else -1.0 for o, m in masks.items()}, {}, computed)
+                           {o: q.object_score for o, q in quality.items()}, {}, computed, quality)
 
 
 @dataclass(frozen=True)
@@ -212,8 +230,8 @@ class GroundTruthSource:
         return "ground truth (test engine)"
 
     def load(self) -> LoadedModel:
-        def factory(model, frames):  # noqa: ANN001, ANN202
-            session = GroundTruthSession(self.clip, self.delay_s)
+        def factory(model, frames, policy=None):  # noqa: ANN001, ANN202
+            session = GroundTruthSession(self.clip, self.delay_s, policy=policy)
             self.sessions.append(session)
             return session
 

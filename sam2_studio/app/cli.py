@@ -216,7 +216,7 @@ class ModelsCommand:
 # == info ==================================================================================
 class InfoCommand:
     name = "info"
-    help = "describe a .s2s project: its video, objects, prompts and masks"
+    help = "describe a .s2s project: its video, objects, prompts, masks and suspect frames"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("project", type=Path)
@@ -227,6 +227,7 @@ class InfoCommand:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def run(self, args: argparse.Namespace, ctx: CliContext) -> int:
+        from sam2_studio.app.review import Review
         from sam2_studio.project import open_project, save
 
         if args.save and args.relink is None:
@@ -235,12 +236,15 @@ class InfoCommand:
         if args.save:
             save(doc)
         v = doc.video
+        review = Review(doc)
         info = {
             "project": str(doc.path), "video": str(v.path), "width": v.width, "height": v.height,
             "frames": v.frame_count, "fps": str(v.fps), "model": doc.model_variant,
-            "in_out": [doc.frame_range.first, doc.frame_range.last],
+            "memory": doc.memory_policy, "in_out": [doc.frame_range.first, doc.frame_range.last],
             "objects": [{"id": o.id, "name": o.name, "prompted_frames": doc.prompt_frames(o.id),
-                         "masked_frames": len(doc.mask_frames(o.id))} for o in doc.objects],
+                         "masked_frames": len(doc.mask_frames(o.id)),
+                         "suspect_frames": [s.frame for s in review.track(o.id).open_suspects()],
+                         "checked_frames": doc.checked_frames(o.id)} for o in doc.objects],
         }
         if args.json:
             json.dump(info, ctx.stdout, indent=1)
@@ -248,10 +252,15 @@ class InfoCommand:
             return EXIT_OK
         ctx.stdout.write(f"{doc.path}\n  video  {v.path} ({v.width}×{v.height}, {v.frame_count} "
                          f"frames at {float(v.fps):.3f} fps)\n  in/out {info['in_out'][0]}–"
-                         f"{info['in_out'][1]}  model {doc.model_variant or '(not chosen)'}\n")
+                         f"{info['in_out'][1]}  model {doc.model_variant or '(not chosen)'}  "
+                         f"memory {doc.memory_policy}\n")
         for o in info["objects"]:
+            suspects = o["suspect_frames"]
+            listed = ", ".join(map(str, suspects[:8])) + (", …" if len(suspects) > 8 else "")
             ctx.stdout.write(f"  #{o['id']} {o['name']}: prompts on {len(o['prompted_frames'])} "
-                             f"frames, masks on {o['masked_frames']}\n")
+                             f"frames, masks on {o['masked_frames']}, {len(suspects)} suspect "
+                             f"frame{'' if len(suspects) == 1 else 's'}{': ' + listed if suspects else ''}, "
+                             f"{len(o['checked_frames'])} checked\n")
         return EXIT_OK
 
 

@@ -59,10 +59,14 @@ class ModelInfo:
 class LoadedModel:
     info: ModelInfo
     model: Any  # a Sam2Model (or whatever the session factory needs)
-    session_factory: Callable[[Any, FrameSource], TrackingSession]
+    # (model, frames, memory policy or None for the source's own) -> session
+    session_factory: Callable[[Any, FrameSource, str | None], TrackingSession]
 
-    def new_session(self, frames: FrameSource) -> TrackingSession:
-        return self.session_factory(self.model, frames)
+    def new_session(self, frames: FrameSource, policy: str | None = None) -> TrackingSession:
+        """A tracking session on ``frames``; ``policy`` overrides the source's memory."""
+        if policy is None:
+            return self.session_factory(self.model, frames)  # type: ignore[call-arg]
+        return self.session_factory(self.model, frames, policy)
 
 
 class ModelSource(Protocol):
@@ -72,11 +76,11 @@ class ModelSource(Protocol):
     def description(self) -> str: ...
 
 
-def _video_session(policy: str) -> Callable[[Any, FrameSource], TrackingSession]:
-    def make(model: Any, frames: FrameSource) -> TrackingSession:
+def _video_session(policy: str) -> Callable[[Any, FrameSource, str | None], TrackingSession]:
+    def make(model: Any, frames: FrameSource, chosen: str | None = None) -> TrackingSession:
         from sam2_studio.engine import VideoSession
 
-        return VideoSession(model, frames, policy)
+        return VideoSession(model, frames, chosen or policy)
 
     return make
 

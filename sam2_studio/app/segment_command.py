@@ -211,6 +211,8 @@ class SegmentCommand:
         from sam2_studio.project import save
 
         session = loaded.new_session(frames)
+        if getattr(args, "memory", None):
+            doc.set_memory_policy(args.memory)  # the project remembers the memory it was tracked with
         with StopRequest() as stop:
             run = self._track(doc, session, prompts, loaded, ctx, stop, args.resolution)
             n = doc.video.frame_count
@@ -278,7 +280,10 @@ def track(doc: Document, session: Any, prompts: Prompts, loaded: LoadedModel,
           ctx: ProgressContext, stop: Callable[[], bool], requested: str | None = None) -> TrackRun:
     """Prompt and propagate, writing into ``doc`` as one undo step. An engine error part-way
     ends the run and is kept in ``TrackRun.failure`` with the frames done. ``requested`` is
-    the working resolution asked for (the project records the one the model runs at)."""
+    the working resolution asked for (the project records the one the model runs at). The
+    model's evidence on each frame (``FrameQuality``) goes into the project with its masks."""
+    from sam2_studio.app.review import record_result
+
     run = TrackRun()
     n = doc.video.frame_count
     start = prompts.first_frame
@@ -292,14 +297,14 @@ def track(doc: Document, session: Any, prompts: Prompts, loaded: LoadedModel,
         for p in prompts.prompts:
             result = _prompt(session, p, prompts.path)
             _prompt_into(doc, p)
-            doc.set_mask(p.object_id, p.frame, result.masks[p.object_id])
+            record_result(doc, p.frame, {p.object_id: result.masks[p.object_id]},
+                          result.quality, "Segment")
         t0 = time.monotonic()
         # "both" runs forward from the first prompted frame, then backward from it again
         with ctx.progress((n - start) + (start + 1), label="segment") as bar:
             try:
                 for result in session.propagate(direction="both"):
-                    doc.set_masks({(obj, result.frame): mask
-                                   for obj, mask in result.masks.items()})
+                    record_result(doc, result.frame, result.masks, result.quality, "Track")
                     run.frames_done.add(result.frame)
                     run.steps += 1
                     bar.advance()

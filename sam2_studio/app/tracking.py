@@ -23,21 +23,22 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from sam2_studio.app.model_source import ModelInfo, ModelSource
 from sam2_studio.app.resolution import at_resolution, follows_resolution, merge_ranges, resolution_of
+from sam2_studio.app.review import record_result
 from sam2_studio.app.worker import (CloseSession, CommandFailed, Event, FramePropagated, Idle,
                                     LoadModel, MeasureSpeed, ModelFailed, ModelLoaded, ModelWorker,
                                     OpenFrames, Prefetch, PromptAnswered, Propagate, PropagationEnded,
-                                    PropagationStarted, RemoveObject, SetPrompts, SetRange,
+                                    PropagationStarted, RemoveObject, SetMemory, SetPrompts, SetRange,
                                     SpeedMeasured, StaleChanged)
 from sam2_studio.project import (BoxPrompt, BrushStroke, Document, ObjectEvent, PointPrompt,
                                  ProjectError, PromptsEvent, Signal)
-from sam2_studio.project.resolution import describe
+from sam2_studio.project.resolution import describe, to_ranges
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Run:
     written: int = 0
     frames: set[int] = field(default_factory=set)  # distinct frames visited ("both" visits the start twice)
     tracked: dict[int, set[int]] = field(default_factory=dict)  # object -> frames the model wrote
+    memory: str | None = None  # the project's tracking memory when the run started
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class Tracker:
         self._held_frames: list[FramePropagated] = []
         self._answered_during_hold: set[tuple[int, int]] = set()
         self._paused_for: str | None = None  # the disk problem a run was stopped for
+        # frames tracked under another memory than the project's now, until tracked again
+        self._outdated: dict[int, set[int]] = {}
 
     # -- model -----------------------------------------------------------------------------
     @property
@@ -167,12 +171,14 @@ class Tracker:
         self._pending.clear()
         self.state.stale = {}
         self.state.session_stale = {}
+        self._outdated = {}
         self.doc = doc
         if doc is None:
             self.worker.submit(CloseSession())
             self._notify()
             return
         fr = doc.frame_range
+        self.worker.submit(SetMemory(doc.memory_policy))
         if self._source is not None and at_resolution(self._source, doc.working_resolution) != self._source:
             self.load_model(self._source)  # this project works at another resolution
         self.worker.submit(OpenFrames(frames, (fr.first, fr.last)))
@@ -257,17 +263,34 @@ class Tracker:
             return
         if event.kind == "removed":
             self.worker.submit(RemoveObject(event.object_id))
-            self.state.stale.pop(event.object_id, None)
+            self.state.session_stale.pop(event.object_id, None)
+            self._outdated.pop(event.object_id, None)
         elif event.kind == "added":  # new, or back by an undo with its prompts
             for frame in doc.prompt_frames(event.object_id):
                 self._send(event.object_id, frame, write_back=False)
 
     def _on_settings(self, name: str) -> None:
-        if name == "frame_range" and self.doc is not None:
-            fr = self.doc.frame_range
+        doc = self.doc
+        if name == "frame_range" and doc is not None:
+            fr = doc.frame_range
             self.worker.submit(SetRange(fr.first, fr.last))
-        elif name == "working_resolution" and self.doc is not None:
+        elif name == "working_resolution" and doc is not None:
             self._resolution_changed()
+        elif name == "memory_policy" and doc is not None:
+            self._memory_changed()
+
+    def _memory_changed(self) -> None:
+        """A new session with the project's other memory: the prompts go again, and every
+        tracked frame is outdated (hatched as stale) until it is tracked with it."""
+        doc = self.doc
+        assert doc is not None
+        self.cancel()  # a run under way would go on with the old memory
+        self.worker.submit(SetMemory(doc.memory_policy))
+        self.resync()
+        for obj in doc.objects:
+            prompted = set(doc.prompt_frames(obj.id))
+            self._outdated[obj.id] = {f for f in doc.mask_frames(obj.id) if f not in prompted}
+        self._notify()
 
     def _resolution_changed(self) -> None:
         """Reload the model at the project's new input size; say what became stale."""
@@ -283,8 +306,9 @@ class Tracker:
         frames = sum(b - a + 1 for ranges in stale.values() for a, b in ranges)
         text = f"Working resolution: {describe(doc.working_resolution)}."
         if frames:
-            text += (f" {frames} tracked frames of {len(stale)} object(s) were made at another "
-                     "resolution: they are marked stale until you track again.")
+            # the point first: the status bar elides what does not fit beside its labels
+            text += (f" {frames} tracked frames marked stale ({len(stale)} object(s), made at "
+                     "another resolution) until you track again.")
         self.notices.emit(Notice("info", text))
         self._notify()
 
@@ -307,7 +331,7 @@ class Tracker:
         if self.doc is None or not self.has_model or self.state.run is not None:
             return None
         request = self.worker.next_request()
-        self.state.run = Run(request, direction)
+        self.state.run = Run(request, direction, memory=self.doc.memory_policy)
         self.worker.submit(Propagate(request, start, direction, only_stale))
         self._notify()
         return request
@@ -453,7 +477,8 @@ class Tracker:
             return
         amend = pending.history_state is not None and doc.history.state == pending.history_state
         try:
-            doc.set_mask(event.obj, event.frame, event.mask, label="Segment", amend=amend)
+            record_result(doc, event.frame, {event.obj: event.mask}, {event.obj: event.quality},
+                          "Segment", amend=amend)
         except ProjectError as exc:
             self.notices.emit(Notice("warning", str(exc)))
 
@@ -475,8 +500,7 @@ class Tracker:
         answered, self._answered_during_hold = self._answered_during_hold, set()
         for event in held:
             masks = {obj: m for obj, m in event.masks.items() if (obj, event.frame) not in answered}
-            self._write_frame(FramePropagated(event.request, event.frame, masks, event.visible,
-                                              event.done, event.total, event.fps))
+            self._write_frame(replace(event, masks=masks))
 
     def _write_frame(self, event: FramePropagated) -> None:
         run = self.state.run
@@ -484,20 +508,27 @@ class Tracker:
         if run is None or doc is None or not event.masks:
             return
         editable = {o.id for o in doc.objects if not o.locked}
-        masks = {(obj, event.frame): m for obj, m in event.masks.items() if obj in editable}
+        masks = {obj: m for obj, m in event.masks.items() if obj in editable}
+        if run.memory == doc.memory_policy:  # not a run the memory changed under
+            for obj in event.masks:
+                self._outdated.get(obj, set()).discard(event.frame)
         if masks:
             if not self._group_open:  # the run's step, again after a click closed it
                 doc.history.begin_group(DIRECTION_LABELS.get(run.direction, "Track"))
                 self._group_open = True
-            doc.set_masks(masks, label=DIRECTION_LABELS.get(run.direction, "Track"))
-            for obj, frame in masks:
-                run.tracked.setdefault(obj, set()).add(frame)
+            record_result(doc, event.frame, masks, event.quality,
+                          DIRECTION_LABELS.get(run.direction, "Track"))
+            for obj in masks:
+                run.tracked.setdefault(obj, set()).add(event.frame)
             run.written += 1
             self.frame_written.emit(event.frame)
 
     def _notify(self) -> None:
+        """What the timeline hatches as stale: the engine's outdated ranges, the frames made
+        at another resolution and those tracked under another memory."""
         own = self.doc.resolution_stale() if self.doc is not None else {}
-        self.state.stale = merge_ranges(self.state.session_stale, own)
+        outdated = {obj: to_ranges(frames) for obj, frames in self._outdated.items() if frames}
+        self.state.stale = merge_ranges(self.state.session_stale, own, outdated)
         self.changed.emit(self.state)
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from sam2_studio.app.command_queue import CommandQueue
 from sam2_studio.app.detail import DetailRefined, RefineDetail, refine_detail
 from sam2_studio.app.model_source import LoadedModel, ModelInfo, ModelSource
-from sam2_studio.engine import FrameResult, FrameSource
+from sam2_studio.engine import FrameQuality, FrameResult, FrameSource
 from sam2_studio.engine.errors import OutOfDeviceMemory, is_out_of_memory
 from sam2_studio.errors import StudioError
 
@@ -104,6 +104,14 @@ class SetRange:
 
 
 @dataclass(frozen=True)
+class SetMemory:
+    """The tracking memory for sessions from now on (``"sam2"`` or ``"distractor_aware"``);
+    the open session starts over with it (send its prompts again)."""
+
+    policy: str
+
+
+@dataclass(frozen=True)
 class Propagate:
     request: int
     start: int | None
@@ -131,10 +139,11 @@ class Prefetch:
     obj: int | None = None
 
 
-Command = (LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | Propagate | MeasureSpeed
-           | Prefetch | RefineDetail)  # RefineDetail: the detail pass of one object-frame (app/detail.py)
+Command = (LoadModel | OpenFrames | CloseSession | SetPrompts | RemoveObject | SetRange | SetMemory | Propagate
+           | MeasureSpeed | Prefetch | RefineDetail)  # RefineDetail: the detail pass of one object-frame (app/detail.py)
 
-# Answered between two frames of a propagation (a prefetch there is dropped).
+# Answered between two frames of a propagation (a prefetch there is dropped). A new memory
+# (SetMemory) starts a new session: it waits for the run to end.
 BETWEEN_FRAMES = (SetPrompts, RemoveObject, Prefetch)
 
 
@@ -160,6 +169,7 @@ class PromptAnswered:
     mask: np.ndarray | None
     visible: bool
     from_mask: bool  # the prompt was a painted mask: the document already holds it
+    quality: FrameQuality | None = None  # how sure the model was of ``mask``
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,7 @@ class FramePropagated:
     done: int
     total: int
     fps: float  # frames per second over the last few frames
+    quality: dict[int, FrameQuality] = field(default_factory=dict)  # for the objects in ``masks``
 
 
 @dataclass(frozen=True)
@@ -345,6 +356,7 @@ class ModelWorker:
         self.session: TrackingSession | None = None
         self._frames: FrameSource | None = None
         self._range: tuple[int, int] | None = None
+        self._policy: str | None = None  # None: the model source's own
         self.busy = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -434,6 +446,11 @@ class ModelWorker:
             self._range = (command.first, command.last)
             if self.session is not None:
                 self.session.set_range(command.first, command.last)
+        elif isinstance(command, SetMemory):
+            if command.policy != self._policy:
+                self._policy = command.policy
+                if self.session is not None:
+                    self._new_session()
         elif isinstance(command, RemoveObject):
             if self.session is not None:
                 try:
@@ -475,7 +492,7 @@ class ModelWorker:
         self.session = None
         if self.model is None or self._frames is None:
             return
-        self.session = self.model.new_session(self._frames)
+        self.session = self.model.new_session(self._frames, self._policy)
         if self._range is not None:
             self.session.set_range(*self._range)
 
@@ -498,7 +515,8 @@ class ModelWorker:
             else:
                 result = s.add_points(c.frame, c.obj, c.points, c.labels, clear=True)
             self._emit(PromptAnswered(c.request, c.obj, c.frame, result.masks.get(c.obj),
-                                      bool(result.visible.get(c.obj, False)), c.mask is not None))
+                                      bool(result.visible.get(c.obj, False)), c.mask is not None,
+                                      result.quality.get(c.obj)))
         self._report_stale()
 
     def _prefetch(self, c: Prefetch) -> None:
@@ -555,7 +573,8 @@ class ModelWorker:
                         fresh = {obj: result.masks[obj] for obj in result.computed if obj in result.masks}
                         self._emit(FramePropagated(c.request, result.frame, fresh,
                                                    {obj: bool(result.visible.get(obj, False)) for obj in fresh},
-                                                   done, max(total, done), rate.tick()))
+                                                   done, max(total, done), rate.tick(),
+                                                   {obj: result.quality[obj] for obj in fresh if obj in result.quality}))
                         if self._cancelled(c.request):
                             course.stop()
                             break

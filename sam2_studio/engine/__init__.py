@@ -13,6 +13,7 @@ from .errors import OutOfDeviceMemory
 from .features import FeatureCache
 from .frames import ArrayFrames, FrameSource, GeneratedFrames
 from .memory_bank import DistractorAwareMemory, MemorySelection, Sam2Memory, make_policy
+from .quality import FrameQuality, candidate_agreement
 from .records import FrameRecord, ObjectTrack, Prompt
 from .session import DIRECTIONS, FrameResult, SessionOptions, VideoSession
 
@@ -23,6 +24,7 @@ __all__ = [
     "DistractorRule",
     "FeatureCache",
     "FrameEvidence",
+    "FrameQuality",
     "FrameRecord",
     "FrameResult",
     "FrameSource",
@@ -34,5 +36,6 @@ __all__ = [
     "Sam2Memory",
     "SessionOptions",
     "VideoSession",
+    "candidate_agreement",
     "make_policy",
 ]

@@ -33,8 +33,8 @@ class Prompt:
 class FrameRecord:
     """One object on one frame: what the model predicted and what it remembers of it.
 
-    The tensors stay on the model's device. The host-side facts (object score, IoU, area,
-    the compressed mask) of a tracked frame arrive from the results thread a little later:
+    The tensors stay on the model's device. The host-side facts (object score, IoU, candidate
+    agreement, area, the compressed mask) of a tracked frame arrive from the results thread a little later:
     ``job`` is that work, and reading any of them waits for it.
     """
 
@@ -80,6 +80,10 @@ class FrameRecord:
         return self.host.iou
 
     @property
+    def agreement(self) -> float | None:
+        return self.host.agreement
+
+    @property
     def area(self) -> int:
         return self.host.area
 
@@ -103,6 +107,7 @@ class HostFacts:
     iou: float
     area: int  # foreground pixels of the final mask
     mask_data: bytes  # the final mask at video resolution, compressed (``postprocess.encode_mask``)
+    agreement: float | None = None  # mean IoU of the chosen candidate mask with the others; None with one
 
 
 @dataclass

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .postprocess import encode_mask, mask_header
+from .quality import nan_to_none
 from .records import FrameRecord, HostFacts
 
 _BIT_WEIGHTS: dict[torch.device, torch.Tensor] = {}
@@ -44,7 +45,9 @@ class StepOutput:
     records: list[FrameRecord]  # one per object, in batch order
     obj_ids: list[int]
     masks: torch.Tensor  # (B, H, W) bool at video resolution, or (B, ceil(H*W/8)) uint8 bits (``pack_bits``)
-    stats: torch.Tensor  # (B, 3) float32: object-score logit, chosen mask's predicted IoU, its index
+    # (B, 4) float32: object-score logit, chosen mask's predicted IoU, its index, and the
+    # candidates' agreement (``quality.candidate_agreement``; NaN with one candidate)
+    stats: torch.Tensor
     size: tuple[int, int]  # (width, height) of the masks
     candidates: torch.Tensor | None = None  # (B, M, h, w) bool: every multimask output, when a policy reads them
 
@@ -56,20 +59,22 @@ class HostResults:
     candidates: dict[int, np.ndarray]  # object id -> bool (M, h, w), when asked for
 
 
-def host_facts(mask: np.ndarray, score: float, iou: float) -> HostFacts:
-    return HostFacts(float(score), float(iou), int(np.count_nonzero(mask)), encode_mask(mask))
+def host_facts(mask: np.ndarray, score: float, iou: float, agreement: float | None = None) -> HostFacts:
+    return HostFacts(float(score), float(iou), int(np.count_nonzero(mask)), encode_mask(mask), agreement)
 
 
-def _facts(mask_or_bits: np.ndarray, size: tuple[int, int], score: float, iou: float) -> tuple[np.ndarray, HostFacts]:
-    """A mask for the caller and its facts for the record, from a bool mask or packed bits."""
+def _facts(mask_or_bits: np.ndarray, size: tuple[int, int], stats: np.ndarray) -> tuple[np.ndarray, HostFacts]:
+    """A mask for the caller and its facts for the record, from a bool mask or packed bits
+    and the object's row of ``StepOutput.stats``."""
     w, h = size
+    score, iou, agreement = float(stats[0]), float(stats[1]), nan_to_none(float(stats[3]))
     if mask_or_bits.dtype == np.bool_:
         mask = np.array(mask_or_bits)  # its own memory: the (pinned) copy buffer is not held on to
-        return mask, host_facts(mask, score, iou)
+        return mask, host_facts(mask, score, iou, agreement)
     bits = np.ascontiguousarray(mask_or_bits)
     data = mask_header(h, w) + zlib.compress(bits.tobytes(), 1)
     mask = np.unpackbits(bits, count=h * w).reshape(h, w).view(np.bool_)
-    return mask, HostFacts(float(score), float(iou), int(np.count_nonzero(mask)), data)
+    return mask, HostFacts(score, iou, int(np.count_nonzero(mask)), data, agreement)
 
 
 class ResultsThread:
@@ -110,7 +115,7 @@ class ResultsThread:
         result = HostResults({}, {}, {})
         for out, (masks, stats, candidates) in copied:
             masks, stats = masks.numpy(), stats.numpy()
-            jobs = [(masks[i], out.size, stats[i, 0], stats[i, 1]) for i in range(len(out.records))]
+            jobs = [(masks[i], out.size, stats[i]) for i in range(len(out.records))]
             done = list(self._objects.map(lambda a: _facts(*a), jobs)) if self._objects and len(jobs) > 1 \
                 else [_facts(*a) for a in jobs]
             for i, (obj, rec) in enumerate(zip(out.obj_ids, out.records)):

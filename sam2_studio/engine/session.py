@@ -38,6 +38,7 @@ from .graphs import GraphCache
 from .frames import FrameSource
 from .memory_bank import MemorySelection, make_policy
 from .postprocess import fill_holes, non_overlapping, to_video_resolution
+from .quality import FrameQuality, candidate_agreement, nan_to_none
 from .records import FrameRecord, ObjectTrack, Prompt
 from .results import HostResults, ResultsThread, StepOutput, host_facts, pack_bits
 
@@ -73,6 +74,7 @@ class FrameResult:
     scores: dict[int, float]  # object-score logits
     logits: dict[int, torch.Tensor] = field(default_factory=dict)  # low-res logits (1, 1, S/4, S/4)
     computed: tuple[int, ...] = ()  # objects the model ran for on this frame
+    quality: dict[int, FrameQuality] = field(default_factory=dict)  # how sure the model was, per object
 
     @property
     def object_ids(self) -> list[int]:
@@ -307,7 +309,7 @@ class VideoSession:
 
     def _result(self, frame: int, fresh: dict[int, np.ndarray]) -> FrameResult:
         w, h = self.size
-        masks, visible, scores, logits = {}, {}, {}, {}
+        masks, visible, scores, logits, quality = {}, {}, {}, {}, {}
         for obj_id, track in self._tracks.items():
             rec = track.record(frame)
             if rec is None:
@@ -316,11 +318,12 @@ class VideoSession:
                 continue
             masks[obj_id] = fresh[obj_id] if obj_id in fresh else rec.mask()
             visible[obj_id], scores[obj_id] = rec.object_score > 0, rec.object_score
+            quality[obj_id] = FrameQuality(rec.object_score, rec.iou, rec.agreement)
             if rec.logits is not None:
                 logits[obj_id] = rec.logits
         if self.options.non_overlapping and len(masks) > 1:
             masks = self._non_overlapping(frame, masks)
-        return FrameResult(frame, masks, visible, scores, logits, tuple(fresh))
+        return FrameResult(frame, masks, visible, scores, logits, tuple(fresh), quality)
 
     def _non_overlapping(self, frame: int, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         stack = []
@@ -504,7 +507,9 @@ class VideoSession:
             unfilled_logits=None if logits is raw else raw,
         )
         best = int(heads.best_index[0])
-        record.set_host(host_facts(mask, float(heads.object_score[0, 0]), float(heads.ious[0, best])))
+        agreement = float(candidate_agreement(heads.multi_masks, heads.best_index)[0])  # NaN: one candidate
+        record.set_host(host_facts(mask, float(heads.object_score[0, 0]), float(heads.ious[0, best]),
+                                   nan_to_none(agreement)))
         return record, mask
 
     def _advance(self, step: Step, tracks: list[ObjectTrack], results: ResultsThread) -> None:
@@ -547,7 +552,9 @@ class VideoSession:
             logits = fill_holes(raw, self.options.fill_hole_area)
             scores = heads.object_score.float()
             rows = torch.arange(raw.shape[0], device=raw.device)
-            stats = torch.stack([scores[:, 0], heads.ious[rows, heads.best_index].float(), heads.best_index.float()], 1)
+            agreement = candidate_agreement(heads.multi_masks, heads.best_index)  # stays on the device
+            stats = torch.stack([scores[:, 0], heads.ious[rows, heads.best_index].float(), heads.best_index.float(),
+                                 agreement.float()], 1)
             masks = to_video_resolution(logits, self.size)[:, 0] > 0
             if masks.device.type != "cpu":
                 masks = pack_bits(masks)  # an eighth of the bytes to copy, no bit packing on the host

@@ -10,7 +10,7 @@ from sam2_studio.project.autosave import Autosaver, InterruptedSession, interrup
 from sam2_studio.project.document import Document, FrameRange, StrokeEdit
 from sam2_studio.project.errors import ProjectError, VideoMismatchError, VideoMissingError
 from sam2_studio.project.events import (DocumentEvents, HistoryEvent, MasksEvent, ObjectEvent,
-                                        PromptsEvent, Signal)
+                                        PromptsEvent, ReviewEvent, Signal)
 from sam2_studio.project.format import FORMAT_VERSION, SUFFIX, load, save
 from sam2_studio.project.history import Command, History
 from sam2_studio.project.masks import EncodedMask
@@ -23,7 +23,7 @@ __all__ = [
     "Autosaver", "BoxPrompt", "BrushStroke", "Color", "Command", "Document", "DocumentEvents",
     "EncodedMask", "FORMAT_VERSION", "FrameRange", "History", "HistoryEvent",
     "InterruptedSession", "MasksEvent", "ObjectEvent", "Opaque", "PointPrompt", "ProjectError",
-    "Prompt", "PromptsEvent", "SUFFIX", "Signal", "StrokeEdit", "TrackedObject", "VideoInfo",
+    "Prompt", "PromptsEvent", "ReviewEvent", "SUFFIX", "Signal", "StrokeEdit", "TrackedObject", "VideoInfo",
     "VideoMismatchError", "VideoMissingError", "find_video", "interrupted_sessions", "load",
     "open_project", "save",
 ]

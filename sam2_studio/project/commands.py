@@ -152,8 +152,43 @@ class SetMasks(Command):
 
 
 @dataclass
+class SetReview(Command):
+    """Review data replaced on (object, frame) pairs: the model's evidence about masks
+    (``store="evidence"``) or frames a person marked checked (``store="checked"``). ``None``
+    deletes. Rides in the same step as the masks it describes."""
+
+    store: str
+    changes: dict[MaskKey, tuple[Any, Any]] = field(default_factory=dict)
+    label: str = "Review"
+
+    def apply(self, doc: Document) -> None:
+        doc._put_review(self.store, {key: after for key, (_, after) in self.changes.items()})
+
+    def revert(self, doc: Document) -> None:
+        doc._put_review(self.store, {key: before for key, (before, _) in self.changes.items()})
+
+    @property
+    def nbytes(self) -> int:
+        return 64 + 160 * len(self.changes)
+
+    def merge(self, other: Command) -> bool:
+        if not isinstance(other, SetReview) or other.store != self.store:
+            return False
+        for key, (before, after) in other.changes.items():
+            if key in self.changes:
+                before = self.changes[key][0]
+            self.changes[key] = (before, after)
+        return True
+
+    def commutes_with(self, other: Command) -> bool:
+        return isinstance(other, SetMasks | SetPrompts) or (
+            isinstance(other, SetReview) and other.store != self.store)
+
+
+@dataclass
 class SetSetting(Command):
-    """A document-wide value: in/out points, model variant, the video's location."""
+    """A document-wide value: in/out points, model variant, memory, review threshold, the
+    video's location."""
 
     name: str
     before: Any

@@ -22,21 +22,28 @@ import numpy as np
 
 from sam2_studio.project import brush
 from sam2_studio.project.commands import (AddObject, ChangeObject, MaskKey, RemoveObject,
-                                          SetMasks, SetPrompts, SetSetting)
+                                          SetMasks, SetPrompts, SetReview, SetSetting)
 from sam2_studio.project.errors import ProjectError
 from sam2_studio.project.events import (DocumentEvents, HistoryEvent, MasksEvent, ObjectEvent,
-                                        PromptsEvent)
+                                        PromptsEvent, ReviewEvent)
 from sam2_studio.project.history import DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS, History
 from sam2_studio.project.mask_store import AnyMask, MaskStore, StoredMask
 from sam2_studio.project.masks import EncodedMask
 from sam2_studio.project.objects import (PALETTE, Color, Opaque, TrackedObject, check_name,
                                          parse_color)
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
+from sam2_studio.project.quality import (Evidence, Fingerprint, GeometryCache, MaskGeometry,
+                                         fingerprint, geometry_of)
 from sam2_studio.project.resolution import (DEFAULT_RESOLUTION, NAMES, Ranges, TrackedAt,
                                             check_resolution)
+from sam2_studio.project.suspects import DEFAULT_THRESHOLD
 from sam2_studio.project.video import VideoInfo, check_same_video
 
 _UNSET: Any = object()
+
+# the tracking engine's memory policies (``engine.make_policy`` names); SAM 2's is the default
+MEMORY_POLICIES = ("sam2", "distractor_aware")
+DEFAULT_MEMORY_POLICY = "sam2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +70,16 @@ class Document:
         self._prompts: dict[int, dict[int, tuple[Prompt, ...]]] = {}
         self._masks: dict[int, dict[int, AnyMask]] = {}
         self._store: MaskStore | None = None
+        # review data; kept when an object is deleted (ids are never reused, and an undo of
+        # the deletion finds it again)
+        self._evidence: dict[int, dict[int, Evidence]] = {}
+        self._checks: dict[int, dict[int, Fingerprint]] = {}
+        self.geometry = GeometryCache()
         self._settings: dict[str, Any] = {"frame_range": None, "model_variant": None,
-                                          "working_resolution": DEFAULT_RESOLUTION}
+                                          "working_resolution": DEFAULT_RESOLUTION,
+                                          "memory_policy": DEFAULT_MEMORY_POLICY,
+                                          "review_threshold": DEFAULT_THRESHOLD}
+        self._threshold_step: int | None = None
         self._next_object_id = 1
         self._next_prompt_id = 1
 
@@ -158,6 +173,41 @@ class Document:
             if ranges:
                 out[obj.id] = ranges
         return out
+
+    @property
+    def memory_policy(self) -> str:
+        """The tracking memory: ``"sam2"`` or ``"distractor_aware"`` (SAM2.1++)."""
+        return self._settings["memory_policy"]
+
+    @property
+    def review_threshold(self) -> float:
+        """Confidence below which a tracked frame is suspect (0..1)."""
+        return self._settings["review_threshold"]
+
+    # == reading: review =====================================================================
+    def evidence(self, object_id: int, frame: int) -> Evidence | None:
+        """What the model said about the frame's current mask; None when it said nothing or
+        the mask was changed by hand since."""
+        ev = self._evidence.get(object_id, {}).get(frame)
+        if ev is None:
+            return None
+        mask = self.encoded_mask(object_id, frame)
+        return ev if mask is not None and ev.mask == fingerprint(mask) else None
+
+    def mask_geometry(self, object_id: int, frame: int) -> MaskGeometry | None:
+        mask = self.encoded_mask(object_id, frame)
+        return None if mask is None else self.geometry.get(mask)
+
+    def is_checked(self, object_id: int, frame: int) -> bool:
+        """A person looked at this frame's mask and found it right (and it has not changed)."""
+        fp = self._checks.get(object_id, {}).get(frame)
+        if fp is None:
+            return False
+        mask = self.encoded_mask(object_id, frame)
+        return mask is not None and fingerprint(mask) == fp
+
+    def checked_frames(self, object_id: int) -> list[int]:
+        return [f for f in sorted(self._checks.get(object_id, {})) if self.is_checked(object_id, f)]
 
     @property
     def dirty(self) -> bool:
@@ -285,13 +335,53 @@ class Document:
             self._editable(object_id)
             self._check_frame(frame)
             if mask is not None and not isinstance(mask, EncodedMask | StoredMask):
-                mask = self._checked(EncodedMask.encode, np.asarray(mask))
+                array = np.asarray(mask)
+                mask = self._checked(EncodedMask.encode, array)
+                self.geometry.put(mask, geometry_of(array))
             if mask is not None and mask.shape != (self._video.height, self._video.width):
                 raise ProjectError(f"a mask of {mask.width}×{mask.height} does not fit the "
                                    f"{self._video.width}×{self._video.height} video")
             changes[(object_id, frame)] = (self.encoded_mask(object_id, frame), self._stored(mask))
         if changes:
             self.history.execute(SetMasks(changes, label=label), amend=amend)
+
+    def set_evidence(self, evidence: Mapping[MaskKey, Evidence | None], *,
+                     amend: bool = False) -> None:
+        """Record what the model said about the masks now on these (object, frame) pairs;
+        call it right after ``set_masks`` so both are one step (``amend``, or in a group)."""
+        changes: dict[MaskKey, tuple[Any, Any]] = {}
+        for (object_id, frame), ev in evidence.items():
+            self._editable(object_id)
+            self._check_frame(frame)
+            mask = self.encoded_mask(object_id, frame)
+            after = ev.for_mask(mask) if ev is not None and mask is not None else None
+            before = self._evidence.get(object_id, {}).get(frame)
+            if before != after:
+                changes[(object_id, frame)] = (before, after)
+        if changes:
+            self.history.execute(SetReview("evidence", changes, label="Model evidence"),
+                                 amend=amend)
+
+    def set_checked(self, keys: list[MaskKey] | tuple[MaskKey, ...], checked: bool = True) -> int:
+        """Mark frames' masks as checked by a person (clears them from the suspects), or
+        unmark them; one undo step. Frames without a mask are skipped; returns how many
+        changed."""
+        changes: dict[MaskKey, tuple[Any, Any]] = {}
+        for object_id, frame in keys:
+            self.object(object_id)
+            self._check_frame(frame)
+            mask = self.encoded_mask(object_id, frame)
+            before = self._checks.get(object_id, {}).get(frame)
+            after = fingerprint(mask) if checked and mask is not None else None
+            if (before == after) or (checked and mask is None):
+                continue
+            changes[(object_id, frame)] = (before, after)
+        if changes:
+            n = len(changes)
+            label = (("Mark checked" if checked else "Unmark checked")
+                     + (f" ({n} frames)" if n > 1 else ""))
+            self.history.execute(SetReview("checked", changes, label=label))
+        return len(changes)
 
     def begin_stroke(self, object_id: int, frame: int, radius: float, *,
                      erase: bool = False) -> StrokeEdit:
@@ -328,6 +418,29 @@ class Document:
         then stale (``resolution_stale``) until tracked again; nothing is recomputed here."""
         name = self._checked(check_resolution, name)
         self._set_setting("working_resolution", name, f"Working resolution: {NAMES[name]}")
+
+    def set_memory_policy(self, policy: str) -> None:
+        """Which tracking memory this project uses; tracks made with the other are outdated."""
+        if policy not in MEMORY_POLICIES:
+            raise ProjectError(f"unknown tracking memory {policy!r}; choose one of "
+                               f"{', '.join(MEMORY_POLICIES)}")
+        self._set_setting("memory_policy", policy, "Choose tracking memory")
+
+    def set_review_threshold(self, value: float) -> None:
+        """Confidence below which frames are suspect. Consecutive changes (a slider being
+        moved) are one undo step."""
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ProjectError(f"a confidence threshold is a number, got {value!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise ProjectError(f"a confidence threshold lies between 0 and 1, got {value}")
+        if value == self.review_threshold:
+            return
+        amend = self._threshold_step is not None and self._threshold_step == self.history.state
+        self.history.execute(SetSetting("review_threshold", self.review_threshold, value,
+                                        label="Set confidence threshold"), amend=amend)
+        self._threshold_step = self.history.state
 
     def relink_video(self, path: str | Path) -> None:
         """Point the project at its video's new place; refuses another video
@@ -437,22 +550,19 @@ class Document:
         self.events.prompts.emit(PromptsEvent(object_id, frame))
 
     def _put_masks(self, masks: Mapping[MaskKey, AnyMask | None]) -> None:
-        touched: dict[int, list[int]] = {}
         if self._store is not None:
             masks = {key: self._stored(m) for key, m in masks.items()}
             self._store.set_current(masks)
-        for (object_id, frame), mask in masks.items():
-            frames = self._masks.setdefault(object_id, {})
-            if mask is None:
-                frames.pop(frame, None)
-                if not frames:
-                    del self._masks[object_id]
-            else:
-                frames[frame] = mask
-            touched.setdefault(object_id, []).append(frame)
+        touched = _put_frames(self._masks, masks)
         self._changed()
         for object_id, changed in touched.items():
-            self.events.masks.emit(MasksEvent(object_id, tuple(sorted(changed))))
+            self.events.masks.emit(MasksEvent(object_id, changed))
+
+    def _put_review(self, store: str, values: Mapping[MaskKey, Any]) -> None:
+        touched = _put_frames(self._evidence if store == "evidence" else self._checks, values)
+        self._changed()
+        for object_id, changed in touched.items():
+            self.events.review.emit(ReviewEvent(object_id, changed))
 
     def _put_setting(self, name: str, value: Any) -> None:
         if name == "video":
@@ -466,6 +576,22 @@ class Document:
         h = self.history
         self.events.history.emit(HistoryEvent(h.can_undo, h.can_redo, h.undo_label,
                                               h.redo_label, h.dirty))
+
+
+def _put_frames(table: dict[int, dict[int, Any]], values: Mapping[MaskKey, Any]) -> dict[int, tuple[int, ...]]:
+    """Put per-(object, frame) values into ``table`` (``None`` deletes); the frames touched
+    per object, sorted."""
+    touched: dict[int, list[int]] = {}
+    for (object_id, frame), value in values.items():
+        frames = table.setdefault(object_id, {})
+        if value is None:
+            frames.pop(frame, None)
+            if not frames:
+                del table[object_id]
+        else:
+            frames[frame] = value
+        touched.setdefault(object_id, []).append(frame)
+    return {object_id: tuple(sorted(frames)) for object_id, frames in touched.items()}
 
 
 def _store_info(obj: TrackedObject) -> dict[str, Any]:

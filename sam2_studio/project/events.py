@@ -100,6 +100,14 @@ class MasksEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewEvent:
+    """The model's evidence, or the checked marks, of one object changed on these frames."""
+
+    object_id: int
+    frames: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEvent:
     """What Undo and Redo menu items should show."""
 
@@ -117,8 +125,9 @@ class DocumentEvents:
         self.objects: Signal[ObjectEvent] = Signal("objects")
         self.prompts: Signal[PromptsEvent] = Signal("prompts")
         self.masks: Signal[MasksEvent] = Signal("masks")
-        # "frame_range", "model_variant" or "video"
+        # "frame_range", "model_variant", "memory_policy", "review_threshold" or "video"
         self.settings: Signal[str] = Signal("settings")
+        self.review: Signal[ReviewEvent] = Signal("review")
         self.history: Signal[HistoryEvent] = Signal("history")
         # the disk store of masks refused a write (a full disk): what to tell the user
         self.storage: Signal[str] = Signal("storage")

@@ -6,6 +6,7 @@ an older reader would misread.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import zipfile
 import zlib
@@ -18,14 +19,18 @@ from typing import Any
 
 from sam2_studio import __version__
 from sam2_studio.project.atomic import atomic_write
-from sam2_studio.project.document import Document, FrameRange
+from sam2_studio.project.document import MEMORY_POLICIES, Document, FrameRange
 from sam2_studio.project.errors import ProjectError, unreadable
 from sam2_studio.project.mask_store import AnyMask, StoredMask
 from sam2_studio.project.masks import CODECS, DEFAULT_CODEC, EncodedMask
 from sam2_studio.project.objects import Opaque, TrackedObject, check_name, color_hex, parse_color
 from sam2_studio.project.prompts import BoxPrompt, BrushStroke, PointPrompt, Prompt, check_prompt
-from sam2_studio.project.resolution import DEFAULT_RESOLUTION, TrackedAt, check_resolution
+from sam2_studio.project.quality import (QUALITY_LAYOUT, QualityRow, decode_rows, encode_rows,
+                                         fingerprint)
+from sam2_studio.project.resolution import DEFAULT_RESOLUTION, TrackedAt, check_resolution, to_ranges
 from sam2_studio.project.video import VideoInfo, relative_video_path
+
+log = logging.getLogger(__name__)
 
 FORMAT_NAME = "sam2-studio-project"
 FORMAT_VERSION = 1
@@ -47,12 +52,13 @@ class Snapshot:
     video_path: Path
     blobs: tuple[tuple[str, tuple[AnyMask, ...]], ...]
     history_state: int
+    quality: tuple[tuple[str, tuple[QualityRow, ...]], ...] = ()  # per object: geometry, evidence
 
 
 def snapshot(doc: Document) -> Snapshot:
     v = doc.video
     first_free_object, first_free_prompt = doc.next_ids
-    objects, blobs = [], []
+    objects, blobs, quality = [], [], []
     for obj in doc.objects:
         frames = doc.mask_frames(obj.id)
         masks = tuple(_in_codec(doc.encoded_mask(obj.id, f), DEFAULT_CODEC) for f in frames)
@@ -63,6 +69,9 @@ def snapshot(doc: Document) -> Snapshot:
             offset += len(m.data)
         if index:
             blobs.append((blob, masks))
+            quality.append((f"quality/{obj.id}.bin", tuple(
+                QualityRow(f, doc.geometry.get(m), doc.evidence(obj.id, f))
+                for f, m in zip(frames, masks))))
         objects.append({
             "id": obj.id, "name": obj.name, "color": color_hex(obj.color),
             "visible": obj.visible, "locked": obj.locked,
@@ -71,6 +80,9 @@ def snapshot(doc: Document) -> Snapshot:
             "prompts": [{"frame": f, "items": [_prompt_json(p) for p in doc.prompts(obj.id, f)]}
                         for f in doc.prompt_frames(obj.id)],
             "masks": {"blob": blob if index else None, "frames": index},
+            "quality": {"blob": f"quality/{obj.id}.bin", "layout": QUALITY_LAYOUT,
+                        "rows": len(index)} if index else None,
+            "checked": [list(r) for r in to_ranges(doc.checked_frames(obj.id))],
         })
     fr = doc.frame_range if doc.has_frame_range else None
     manifest = {
@@ -84,13 +96,15 @@ def snapshot(doc: Document) -> Snapshot:
         },
         "model_variant": doc.model_variant,
         "working_resolution": doc.working_resolution,
+        "memory_policy": doc.memory_policy,
+        "review": {"threshold": doc.review_threshold},
         "frame_range": [fr.first, fr.last] if fr else None,
         "mask_codec": DEFAULT_CODEC,
         "next_object_id": first_free_object,
         "next_prompt_id": first_free_prompt,
         "objects": objects,
     }
-    return Snapshot(manifest, v.path, tuple(blobs), doc.history.state)
+    return Snapshot(manifest, v.path, tuple(blobs), doc.history.state, tuple(quality))
 
 
 def write_snapshot(snap: Snapshot, path: str | Path, progress: Progress | None = None) -> None:
@@ -99,7 +113,7 @@ def write_snapshot(snap: Snapshot, path: str | Path, progress: Progress | None =
     manifest = dict(snap.manifest)
     manifest["video"] = dict(manifest["video"], relative_path=relative_video_path(snap.video_path, path))
     manifest["saved_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    total = len(snap.blobs) + 1
+    total = len(snap.blobs) + len(snap.quality) + 1
     try:
         with atomic_write(path) as f, zipfile.ZipFile(f, "w", allowZip64=True) as z:
             z.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
@@ -109,6 +123,11 @@ def write_snapshot(snap: Snapshot, path: str | Path, progress: Progress | None =
                 with z.open(zipfile.ZipInfo(name), "w", force_zip64=True) as entry:
                     for m in masks:
                         entry.write(m.copy_bytes() if isinstance(m, StoredMask) else m.data)
+                if progress:
+                    progress(done + 1, total)
+            for done, (name, rows) in enumerate(snap.quality, len(snap.blobs)):
+                z.writestr(zipfile.ZipInfo(name), encode_rows(list(rows)),
+                           compress_type=zipfile.ZIP_DEFLATED)
                 if progress:
                     progress(done + 1, total)
             z.writestr(zipfile.ZipInfo("manifest.json"),
@@ -268,6 +287,7 @@ def _build(m: dict[str, Any], z: zipfile.ZipFile) -> Document:
             doc._prompts[obj.id] = prompts
         if masks:
             doc._masks[obj.id] = masks
+            _review(doc, obj.id, o, z, masks, where)
 
     fr = _get(m, "frame_range", list, "manifest", optional=True)
     if fr is not None:
@@ -281,6 +301,18 @@ def _build(m: dict[str, Any], z: zipfile.ZipFile) -> Document:
         doc._settings["working_resolution"] = check_resolution(resolution)
     except ValueError as exc:
         raise _Damaged("working_resolution", str(exc)) from None
+    policy = _get(m, "memory_policy", str, "manifest", optional=True)
+    if policy is not None:
+        if policy not in MEMORY_POLICIES:
+            raise _Damaged("memory_policy", f"unknown tracking memory {policy!r}")
+        doc._settings["memory_policy"] = policy
+    review = _get(m, "review", dict, "manifest", optional=True)
+    if review is not None:
+        threshold = _get(review, "threshold", float, "review", optional=True)
+        if threshold is not None:
+            if not 0 <= threshold <= 1:
+                raise _Damaged("review.threshold", f"not between 0 and 1: {threshold}")
+            doc._settings["review_threshold"] = float(threshold)
     doc._next_object_id = max(_get(m, "next_object_id", int, "manifest"),
                               max(doc._objects, default=0) + 1)
     doc._next_prompt_id = max(_get(m, "next_prompt_id", int, "manifest"), max_prompt_id + 1)
@@ -346,6 +378,38 @@ def _masks(spec: dict[str, Any], z: zipfile.ZipFile, video: VideoInfo, codec: st
         masks[frame] = EncodedMask(blob[offset:offset + length], video.height, video.width,
                                    area, codec)
     return masks
+
+
+def _review(doc: Document, object_id: int, o: dict[str, Any], z: zipfile.ZipFile,
+            masks: dict[int, EncodedMask], where: str) -> None:
+    """The object's geometry, evidence and checked frames. All of it describes masks, so a
+    damaged part is left out (and the geometry recomputed when needed) rather than refusing
+    a project whose masks are intact."""
+    try:
+        checked = o.get("checked") or []
+        last = doc.video.frame_count - 1
+        frames = [f for a, b in checked for f in range(max(0, int(a)), min(int(b), last) + 1)]
+    except (TypeError, ValueError):
+        log.warning("%s.checked is damaged; no frame counts as checked", where)
+        frames = []
+    for f in frames:
+        if f in masks:
+            doc._checks.setdefault(object_id, {})[f] = fingerprint(masks[f])
+    spec = o.get("quality")
+    if not isinstance(spec, dict) or spec.get("layout") != QUALITY_LAYOUT:
+        return  # an older project, or a layout this version does not know: recomputed
+    try:
+        rows = decode_rows(z.read(str(spec.get("blob"))))
+    except (KeyError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        log.warning("%s.quality is damaged (%s); it is recomputed from the masks", where, exc)
+        return
+    for row in rows:
+        mask = masks.get(row.frame)
+        if mask is None or mask.area != row.geometry.area:
+            continue
+        doc.geometry.put(mask, row.geometry)
+        if row.evidence is not None:
+            doc._evidence.setdefault(object_id, {})[row.frame] = row.evidence.for_mask(mask)
 
 
 # == writing helpers =======================================================================

@@ -29,6 +29,7 @@ import sqlite3
 import threading
 import time
 import weakref
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -61,13 +62,23 @@ class StoredMask:
     undo history hold instead of the bytes. Immutable, like ``EncodedMask``, and read the
     same way (``data``, ``decode()``, ``area``, ``shape``)."""
 
-    __slots__ = ("_store", "_data", "blob", "height", "width", "area", "codec", "__weakref__")
+    __slots__ = ("_store", "_data", "_digest", "blob", "height", "width", "area", "codec", "__weakref__")
 
     def __init__(self, store: MaskStore, blob: int, height: int, width: int, area: int, codec: str) -> None:
         self._store: MaskStore | None = store
         self._data: bytes | None = None  # once released from its store
+        self._digest: tuple[int, int] | None = None
         self.blob = blob
         self.height, self.width, self.area, self.codec = height, width, area, codec
+
+    @property
+    def digest(self) -> tuple[int, int]:
+        """(byte length, CRC-32) of the bytes, read once: the review asks for it often
+        (``quality.fingerprint``) and the bytes never change. Read past the cache, like a save."""
+        if self._digest is None:
+            data = self.copy_bytes()
+            self._digest = (len(data), zlib.crc32(data))
+        return self._digest
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -4,7 +4,9 @@ from this table, so a shortcut is defined once and shown the same everywhere.
 
 Shortcuts follow DESIGN.md: Space play/pause, J/K/L shuttle, Left/Right a frame,
 Shift+Left/Right a second, Home/End, I/O in and out points, Ctrl+Z / Ctrl+Shift+Z,
-number keys select objects, Esc cancels, ? shows this table.
+number keys select objects, Esc cancels, ? shows this table. Suspect frames are markers to
+review: Shift+Up/Shift+Down go to the previous/next one (DaVinci Resolve's previous/next
+marker; Up/Down are keyframes here), C marks the frame checked.
 """
 
 from __future__ import annotations
@@ -28,12 +30,21 @@ class ActionSpec:
     icon: str = ""
     checkable: bool = False
     group: str | None = None  # exclusive group (tools)
+    submenu: str = ""  # shown in this submenu of ``menu`` (Track › Memory)
 
 
 def _a(id: str, text: str, menu: str, shortcuts: str | tuple[str, ...] = (), tip: str = "",  # noqa: A002
-       icon: str = "", checkable: bool = False, group: str | None = None) -> ActionSpec:
+       icon: str = "", checkable: bool = False, group: str | None = None,
+       submenu: str = "") -> ActionSpec:
     keys = (shortcuts,) if isinstance(shortcuts, str) else tuple(shortcuts)
-    return ActionSpec(id, text, menu, keys, tip, icon, checkable, group)
+    return ActionSpec(id, text, menu, keys, tip, icon, checkable, group, submenu)
+
+
+MEMORY_TIP = ("Distractor-aware memory (SAM2.1++, CVPR 2025) helps when look-alike objects are "
+              "nearby (players, cars, animals in a group) and after long occlusions: it keeps "
+              "reliable frames as anchors and updates its recent memory only when the object "
+              "is visible. SAM 2's memory is the default, and as good on single, distinct objects. "
+              "Changing it marks tracked frames stale: track again.")
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -85,6 +96,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "56% of Full's pixels: faster, a little coarser", checkable=True, group="resolution"),
     _a("resolution_draft", "Working Resolution: &Draft (512)", "Track", "Alt+3",
        "A quarter of Full's pixels: much faster, coarser masks; small objects may be lost", checkable=True, group="resolution"),
+    _a("memory_sam2", "&SAM 2", "Track", "Ctrl+Alt+1", "Track with SAM 2's memory (the default). " + MEMORY_TIP,
+       checkable=True, group="memory", submenu="&Memory"),
+    _a("memory_distractor", "&Distractor-aware (SAM2.1++)", "Track", "Ctrl+Alt+2",
+       "Track with the distractor-aware memory. " + MEMORY_TIP, checkable=True, group="memory", submenu="&Memory"),
+    _a("prev_suspect", "Previous &Suspect Frame", "Track", "Shift+Up",
+       "Go to the previous frame where a tracked object may have gone wrong (lost, jumped, changed size, or the model was unsure)",
+       "mdi6.alert-circle-outline"),
+    _a("next_suspect", "&Next Suspect Frame", "Track", "Shift+Down",
+       "Go to the next frame where a tracked object may have gone wrong (lost, jumped, changed size, or the model was unsure)",
+       "mdi6.alert-circle-check-outline"),
+    _a("mark_checked", "Mark Frame &Checked", "Track", "C",
+       "The object's mask on this frame is right: it leaves the suspects (press again to unmark; Ctrl+Z undoes)",
+       "mdi6.check-decagram"),
     # Object
     _a("add_object", "&New Object", "Object", "N", "Add an object to segment", "mdi6.plus"),
     _a("delete_object", "&Delete Object", "Object", "Shift+Delete", "Delete the active object with its masks", "mdi6.delete"),
@@ -103,6 +127,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _a("matte_view", "&Matte View (Alpha)", "View", "A", "Show the matte alone: white is the object", "mdi6.alpha-a-box", True),
     _a("timeline_zoom_in", "Zoom Timeline In", "View", "Alt+=", "Show fewer frames in the timeline"),
     _a("timeline_zoom_out", "Zoom Timeline Out", "View", "Alt+-", "Show more frames in the timeline"),
+    _a("review_panel", "&Review Panel", "View", "Alt+R",
+       "Show the suspect frames of every object, the confidence threshold, and what is checked", "mdi6.clipboard-check-outline"),
     # Help
     _a("shortcuts", "&Keyboard Shortcuts", "Help", "?", "Show every shortcut", "mdi6.keyboard"),
     _a("about", "&About SAM2 Studio", "Help", "Shift+F1", "Version, licences and credits"),

@@ -24,6 +24,7 @@ from sam2_studio import __version__
 from sam2_studio.app.clip import Clip
 from sam2_studio.app.detail import DetailService
 from sam2_studio.app.model_source import CheckpointFile, ModelSource, default_source
+from sam2_studio.app.review import Review
 from sam2_studio.app.settings import Settings, load_settings, save_settings
 from sam2_studio.app.tracking import Notice, Tracker, TrackerState
 from sam2_studio.app.worker import ModelWorker
@@ -38,6 +39,7 @@ from sam2_studio.ui.picture import PictureController
 from sam2_studio.ui.qt_bridge import MainThreadRelay
 from sam2_studio.ui.resolution import ResolutionControl
 from sam2_studio.ui.resources import app_icon_path
+from sam2_studio.ui.review_panel import ReviewPanel
 from sam2_studio.ui.status_bar import StatusBar
 from sam2_studio.ui.timeline import Timeline
 from sam2_studio.ui.transport import Playback, PlayheadRest, TransportBar
@@ -50,6 +52,9 @@ TOOL_ACTIONS = {Tool.POINT: "tool_point", Tool.BOX: "tool_box", Tool.BRUSH: "too
                 Tool.ERASER: "tool_eraser", Tool.HAND: "tool_hand"}
 EDIT_ACTIONS = ("clear_prompts", "add_object", "delete_object", "rename_object", "hide_object",
                 "lock_object", "mark_in", "mark_out", "clear_in_out")
+MEMORY_ACTIONS = {"sam2": "memory_sam2", "distractor_aware": "memory_distractor"}
+MEMORY_NAMES = {"sam2": "SAM 2", "distractor_aware": "Distractor-aware (SAM2.1++)"}
+REVIEW_ACTIONS = ("prev_suspect", "next_suspect", "mark_checked")
 
 
 class MainWindow(QMainWindow):
@@ -93,6 +98,8 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar(self.ctx, self.playback, self.actions)
         self.timeline = Timeline(self.ctx)
         self.objects_panel = ObjectsPanel(self.ctx, self.actions)
+        self.review: Review | None = None
+        self.review_panel = ReviewPanel(self.ctx, self.actions)
         self.picture = PictureController(self.ctx, self.viewer, self, detail=self.detail)
         self._worker_relay.delivered.connect(self.picture.on_worker_event)
         self.edit = EditController(self.ctx, self.viewer, self.tracker, self)
@@ -112,6 +119,7 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self.ctx.set_tool(Tool.BRUSH)
         self._update_actions()
+        self._show_memory()
 
     def _on_worker_event(self, event: object) -> None:
         """On the worker's thread: the detail service first (an export may be waiting for
@@ -159,6 +167,14 @@ class MainWindow(QMainWindow):
         self.effects_dock.setWidget(self.effects_panel)
         self.effects_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.effects_dock)
+        self.review_dock = QDockWidget("Review", self)
+        self.review_dock.setObjectName("ReviewDock")
+        self.review_dock.setWidget(self.review_panel)
+        self.review_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                     | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.tabifyDockWidget(self.effects_dock, self.review_dock)
+        self.effects_dock.raise_()
         self.resizeDocks([self.objects_dock], [370], Qt.Orientation.Horizontal)
         self.resizeDocks([self.objects_dock, self.effects_dock], [170, 560], Qt.Orientation.Vertical)
 
@@ -169,10 +185,19 @@ class MainWindow(QMainWindow):
             self.menus[name] = bar.addMenu(f"&{name}")
         separators_before = {"export", "quit", "clear_prompts", "shuttle_back", "step_back", "prev_key",
                              "home", "mark_in", "brush_smaller", "delete_object", "select_object_1",
-                             "show_overlay", "timeline_zoom_in", "about", "resolution_full"}
+                             "show_overlay", "timeline_zoom_in", "about", "resolution_full",
+                             "prev_suspect"}
         for action_id, action in self.actions.items():
             spec = SPECS[action_id]
             menu = self.menus[spec.menu]
+            if spec.submenu:  # e.g. Track › Memory, listed in self.menus as "Track › Memory"
+                key = f"{spec.menu} › {spec.submenu.replace('&', '')}"
+                if key not in self.menus:
+                    menu.addSeparator()
+                    self.menus[key] = menu.addMenu(spec.submenu)
+                    self.menus[key].setToolTipsVisible(True)
+                    self.menus[key].setToolTip(spec.tip)
+                menu = self.menus[key]
             if action_id in separators_before:
                 menu.addSeparator()
             if action_id == "export":
@@ -262,6 +287,12 @@ class MainWindow(QMainWindow):
         a.connect("track_fwd", lambda: self.track("forward"))
         a.connect("track_back", lambda: self.track("backward"))
         a.connect("track_both", lambda: self.track("both"))
+        a.connect("memory_sam2", lambda on: on and self.set_memory("sam2"))
+        a.connect("memory_distractor", lambda on: on and self.set_memory("distractor_aware"))
+        a.connect("prev_suspect", lambda: self.goto_suspect(forward=False))
+        a.connect("next_suspect", lambda: self.goto_suspect(forward=True))
+        a.connect("mark_checked", self.mark_checked)
+        a.connect("review_panel", self.show_review_panel)
         a.connect("add_object", self.add_object)
         a.connect("delete_object", self.delete_object)
         a.connect("rename_object", self.rename_object)
@@ -291,11 +322,13 @@ class MainWindow(QMainWindow):
         ctx.documentChanged.connect(self._update_actions)
         ctx.activeObjectChanged.connect(lambda _o: self._update_actions())
         ctx.objectsChanged.connect(lambda _e: self._update_actions())
-        ctx.settingsChanged.connect(lambda _n: self._update_title())
+        ctx.settingsChanged.connect(self._on_setting)
         self.viewer.brushResized.connect(self.ctx.set_brush_radius)
         self.timeline.scrubbed.connect(self._scrub)
         self.timeline.objectClicked.connect(self.ctx.set_active_object)
         self.objects_panel.problem.connect(self._message)
+        self.review_panel.problem.connect(self._message)
+        self.status.memoryClicked.connect(self.model_dialog)
         self.picture.problem.connect(self._message)
         self.edit.message.connect(self._message)
         self.status.modelClicked.connect(self.model_dialog)
@@ -316,7 +349,10 @@ class MainWindow(QMainWindow):
         self.tracker.attach(None, None)
         old_clip = self.ctx.clip
         self.files.close_autosave()
+        self._set_review(None)
         self.ctx.set_document(doc, clip)
+        if doc is not None:
+            self._set_review(Review(doc))
         if old_clip is not None and old_clip is not clip:
             old_clip.close()
         if doc is not None and clip is not None:
@@ -393,11 +429,36 @@ class MainWindow(QMainWindow):
         from sam2_studio.ui.model_dialog import ModelDialog
 
         dialog = ModelDialog(self, self.model_manager(), self.tracker.state, self.settings,
-                             self.doc.working_resolution if self.doc is not None else None)
+                             self.doc.working_resolution if self.doc is not None else None,
+                             self.doc.memory_policy if self.doc is not None else None)
         dialog.chosen.connect(self._model_chosen)
         dialog.resolutionChosen.connect(self.resolution.choose)
+        dialog.memoryChosen.connect(self.set_memory)
         dialog.open()
         self._model_dialog = dialog
+
+    def set_memory(self, policy: str) -> None:
+        """The project's tracking memory (Track › Memory); tracked frames become stale."""
+        doc = self.doc
+        if doc is None or policy == doc.memory_policy:
+            return
+        doc.set_memory_policy(policy)
+        self._message(f"Tracking memory: {MEMORY_NAMES[policy]}. Tracked frames are stale: "
+                      "track again (T, Shift+T, Ctrl+T) to use it.")
+
+    def _show_memory(self) -> None:
+        policy = self.doc.memory_policy if self.doc is not None else None
+        for name, action_id in MEMORY_ACTIONS.items():
+            action = self.actions[action_id]
+            action.blockSignals(True)
+            action.setChecked(name == policy)
+            action.blockSignals(False)
+        self.status.show_memory(MEMORY_NAMES.get(policy) if policy else None)
+
+    def _on_setting(self, name: str) -> None:
+        if name == "memory_policy":
+            self._show_memory()
+        self._update_title()
 
     def _model_chosen(self, source: ModelSource, variant: str | None, device: str | None) -> None:
         self.settings.model_variant = variant
@@ -511,6 +572,63 @@ class MainWindow(QMainWindow):
         if doc is not None and 1 <= n <= len(doc.objects):
             self.ctx.set_active_object(doc.objects[n - 1].id)
 
+    # == review ==================================================================================
+    def _set_review(self, review: Review | None) -> None:
+        if self.review is not None:
+            self.review.close()
+        self.review = review
+        if review is not None:
+            review.changed.connect(self._on_review_changed)
+        self.timeline.set_review(review)
+        self.review_panel.set_review(review)
+        self._show_memory()
+
+    def _on_review_changed(self, _object_id: int | None) -> None:
+        self.timeline.update()
+        self.review_panel.schedule_refresh()
+
+    def goto_suspect(self, forward: bool = True) -> None:
+        """Shift+Down / Shift+Up: the next or previous suspect frame of any object; the
+        object it belongs to becomes the active one."""
+        review = self.review
+        if review is None:
+            return
+        s = review.next(self.ctx.frame, self.ctx.active_object, forward)
+        if s is None:
+            open_, _ = review.counts()
+            self._message(f"No suspect frame {'after' if forward else 'before'} this one"
+                          + (f" ({open_} in all)" if open_ else ": nothing to review"))
+            return
+        self.playback.stop()
+        self.ctx.set_active_object(s.object_id)
+        self.ctx.set_frame(s.frame)
+        name = self.doc.object(s.object_id).name if self.doc is not None else ""
+        self._message(f"Frame {s.frame}, {name}: {s.text} (confidence {s.confidence:.2f}). "
+                      "C marks it checked.")
+
+    def mark_checked(self) -> None:
+        """C: the active object's mask on this frame is right (again: unmark it). Without an
+        active object's mask here, every suspect on this frame is marked."""
+        doc, review = self.doc, self.review
+        if doc is None or review is None:
+            return
+        frame, obj = self.ctx.frame, self.ctx.active_object
+        if obj is not None and doc.encoded_mask(obj, frame) is not None:
+            keys, check = [(obj, frame)], not doc.is_checked(obj, frame)
+        else:
+            keys, check = [(s.object_id, frame) for s in review.at(frame)], True
+        if not keys:
+            self._message("Nothing to mark here: the object has no mask on this frame")
+            return
+        doc.set_checked(keys, check)
+        names = ", ".join(doc.object(o).name for o, _ in keys)
+        self._message(f"{names} on frame {frame} {'marked checked' if check else 'no longer checked'}"
+                      " (Ctrl+Z undoes)")
+
+    def show_review_panel(self) -> None:
+        self.review_dock.show()
+        self.review_dock.raise_()
+
     def mark_in(self) -> None:
         doc = self.doc
         if doc is None:
@@ -564,6 +682,8 @@ class MainWindow(QMainWindow):
         has_obj = has_doc and self.ctx.active_object is not None
         a.enable(has_obj, "delete_object", "rename_object", "hide_object", "lock_object", "clear_prompts")
         a.enable(has_doc and not running and model, "track_fwd", "track_back", "track_both")
+        a.enable(has_doc, *REVIEW_ACTIONS)
+        a.enable(has_doc and not running, *MEMORY_ACTIONS.values())
         self.resolution.sync()
         a.enable(has_doc and not running and doc is not None and doc.history.can_undo, "undo")
         a.enable(has_doc and not running and doc is not None and doc.history.can_redo, "redo")
@@ -633,6 +753,7 @@ class MainWindow(QMainWindow):
         self.tracker.cancel()
         self.picture.stop()
         self.tracker.close()
+        self._set_review(None)
         self.worker.stop(timeout=5)
         self.files.close_autosave()
         if self.ctx.clip is not None:

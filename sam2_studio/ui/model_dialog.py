@@ -25,6 +25,7 @@ from sam2_studio.errors import StudioError
 from sam2_studio.project.resolution import RESOLUTIONS
 from sam2_studio.project.resolution import describe as describe_resolution
 from sam2_studio.ui import dialogs
+from sam2_studio.ui.actions import MEMORY_TIP
 from sam2_studio.ui.qt_bridge import MainThreadRelay
 
 INTRO = (
@@ -81,12 +82,16 @@ def available_devices() -> list[tuple[str, str | None]]:
     return out
 
 
+MEMORY_CHOICES = (("SAM 2", "sam2"), ("Distractor-aware (SAM2.1++)", "distractor_aware"))
+
+
 class ModelDialog(QDialog):
     chosen = Signal(object, object, object)  # ModelSource, variant or None, device or None
+    memoryChosen = Signal(str)  # the project's tracking memory: "sam2" or "distractor_aware"
     resolutionChosen = Signal(str)  # the project's working resolution: "full", "balanced", "draft"
 
     def __init__(self, parent: QWidget | None, manager: Any, state: TrackerState, settings: Settings,
-                 resolution: str | None = None) -> None:
+                 resolution: str | None = None, memory: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ModelDialog")
         self.setWindowTitle("Models")
@@ -142,6 +147,13 @@ class ModelDialog(QDialog):
         self.resolution.setEnabled(resolution is not None)
         self.resolution.activated.connect(lambda _i: self.resolutionChosen.emit(self.resolution.currentData()))
         form.addRow("Working resolution:", self.resolution)
+        self.memory = _combo(
+            "MemoryCombo", ("<b>Tracking memory of this project</b> (also Track › Memory)<br>" + MEMORY_TIP)
+            if memory is not None else "The tracking memory is chosen per project: open one first.",
+            list(MEMORY_CHOICES), memory)
+        self.memory.setEnabled(memory is not None)
+        self.memory.currentIndexChanged.connect(lambda _i: self.memoryChosen.emit(self.memory.currentData()))
+        form.addRow("Memory:", self.memory)
         self.precision = _combo(
             "PrecisionCombo", "Arithmetic precision. Automatic: bf16 on NVIDIA GPUs (as the official "
             "model), fp16 on Apple GPUs, fp32 on the CPU. A device that lacks the choice falls back "

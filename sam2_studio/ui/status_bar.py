@@ -1,5 +1,6 @@
 """The status bar: messages, the running job's progress (frames, speed, time left) with a
-cancel button, the model and device in use, and the memory the editor holds.
+cancel button, the model and device in use, the project's tracking memory, and the memory
+(RAM) the editor holds.
 
 Random weights are shown in an orange badge, never as a model name alone.
 """
@@ -12,11 +13,12 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWi
 from sam2_studio.app.memory import memory_text
 from sam2_studio.app.progress import format_duration
 from sam2_studio.app.tracking import DIRECTION_LABELS, TrackerState
-from sam2_studio.ui.actions import Actions
+from sam2_studio.ui.actions import MEMORY_TIP, Actions
 
 
 class StatusBar(QStatusBar):
     modelClicked = Signal()
+    memoryClicked = Signal()
 
     def __init__(self, actions: Actions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,6 +43,15 @@ class StatusBar(QStatusBar):
         self.model.setToolTip("<b>Model and device</b> (Ctrl+M)<br>Click to get, choose or check a model")
         self.model.clicked.connect(self.modelClicked)
         self.addPermanentWidget(self.model)
+        self.track_memory = QToolButton()
+        self.track_memory.setObjectName("TrackMemoryLabel")
+        self.track_memory.setAutoRaise(True)
+        self.track_memory.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.track_memory.setToolTip("<b>Tracking memory of this project</b> (Track › Memory: "
+                                     "Ctrl+Alt+1 SAM 2, Ctrl+Alt+2 distractor-aware)<br>" + MEMORY_TIP)
+        self.track_memory.clicked.connect(self.memoryClicked)
+        self.track_memory.hide()
+        self.addPermanentWidget(self.track_memory)
         self.memory = QLabel("")
         self.memory.setObjectName("MemoryLabel")
         self.memory.setToolTip("Memory this editor holds (resident RAM, and GPU memory when one is used)")
@@ -64,7 +75,8 @@ class StatusBar(QStatusBar):
         2 px short of the first visible permanent widget); 0 before the bar is laid out."""
         if not self.isVisible():
             return 0
-        shown = [w.x() for w in (self.job, self.progress, self.cancel, self.model, self.memory) if w.isVisible()]
+        shown = [w.x() for w in (self.job, self.progress, self.cancel, self.model, self.track_memory, self.memory)
+                 if w.isVisible()]
         right = min(shown, default=self.width() - 10) - 2
         return right - 6 if right > 6 else 0
 
@@ -86,6 +98,11 @@ class StatusBar(QStatusBar):
             text, style = "No model — click to get one (brush, effects and export work without)", "color: #ffcc66;"
         self.model.setText(text)
         self.model.setStyleSheet(style)
+
+    def show_memory(self, name: str | None) -> None:
+        """The project's tracking memory by name; hidden without a project."""
+        self.track_memory.setVisible(name is not None)
+        self.track_memory.setText(f"Memory: {name}" if name else "")
 
     def show_job(self, state: TrackerState) -> None:
         run = state.run

@@ -2,8 +2,11 @@
 
 A lane shows, frame by frame, where the object has a mask (its colour), where it is
 tracked but absent (dark), the prompted frames as keyframe diamonds, and hatched ranges
-that a later edit has made stale. The in/out range is bright, the rest dimmed. Click or drag
-anywhere to scrub; Ctrl+wheel zooms around the mouse, the wheel scrolls.
+that a later edit has made stale. Below the mask bar runs the confidence band: a bar per
+tracked frame, as tall as the tracking confidence, red below the review threshold (the
+dashed line); suspect frames carry a red marker on top (grey once checked). Hover a lane
+for the frame's confidence and why it is suspect. The in/out range is bright, the rest
+dimmed. Click or drag anywhere to scrub; Ctrl+wheel zooms around the mouse, the wheel scrolls.
 
 Lane states live in small numpy arrays updated from mask events (only the frames that
 changed), so a propagation filling a long clip repaints cheaply.
@@ -14,11 +17,12 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (QBrush, QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent,
-                           QPen, QPixmap, QPolygonF, QWheelEvent)
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QHelpEvent, QImage, QMouseEvent, QPainter,
+                           QPaintEvent, QPen, QPixmap, QPolygonF, QWheelEvent)
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from sam2_studio.app.review import Review
 from sam2_studio.project import MasksEvent
 from sam2_studio.ui import theme
 from sam2_studio.ui.context import EditorContext
@@ -27,8 +31,13 @@ from sam2_studio.ui.qt_bridge import MainThreadRelay, rgb_image
 HEADER_W = 132
 RULER_H = 22
 THUMB_H = 40
-LANE_H = 20
+LANE_H = 28
+BAR_TOP, BAR_H = 3, 16  # the mask bar within a lane
+BAND_TOP, BAND_H = 20, 6  # the confidence band below it
 NONE, PRESENT, ABSENT = 0, 1, 2
+CONFIDENT = QColor(96, 196, 150)
+DOUBTFUL = QColor(255, 170, 0)  # just above the threshold
+SUSPECT = QColor(240, 70, 60)
 
 
 def timecode(frame: int, fps: float) -> str:
@@ -61,6 +70,7 @@ class Timeline(QWidget):
         self._scrubbing = False
         self._hover_frame: int | None = None
         self._thumb_generation = 0
+        self.review: Review | None = None
         self._relay = MainThreadRelay(self)
         self._relay.delivered.connect(self._thumb_arrived)
         ctx.documentChanged.connect(self._reset)
@@ -201,6 +211,11 @@ class Timeline(QWidget):
         if stale != self._stale:
             self._stale = dict(stale)
             self.update()
+
+    def set_review(self, review: Review | None) -> None:
+        """Where the confidence bands and suspect markers come from (None: none drawn)."""
+        self.review = review
+        self.update()
 
     def lane_state(self, obj: int) -> np.ndarray | None:
         """Per frame: 0 no mask, 1 mask, 2 tracked but absent (for tests and tooltips)."""
@@ -361,7 +376,7 @@ class Timeline(QWidget):
             change = np.flatnonzero(np.diff(seg)) + 1
             starts = np.concatenate(([0], change))
             ends = np.concatenate((change, [seg.size]))
-            y0, h = top + 4, LANE_H - 8
+            y0, h = top + BAR_TOP, BAR_H
             for s, e in zip(starts, ends):
                 state = seg[s]
                 if state == NONE:
@@ -374,16 +389,86 @@ class Timeline(QWidget):
                 continue
             r = QRectF(self.x_of(a), top + 2, max(2.0, self.x_of(b + 1) - self.x_of(a)), LANE_H - 4)
             p.fillRect(r, QBrush(theme.STALE, Qt.BrushStyle.BDiagPattern))
+        self._paint_band(p, obj.id, top, lo, hi)
         p.setPen(QPen(QColor(255, 255, 255), 1.0))
         p.setBrush(QColor(255, 230, 120))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        cy = top + LANE_H / 2
+        cy = top + BAR_TOP + BAR_H / 2
         d = 5.0
         for f in self._keyframes.get(obj.id, []):
             if lo <= f <= hi:
                 cx = self.x_of(f + 0.5)
                 p.drawPolygon(QPolygonF([QPointF(cx, cy - d), QPointF(cx + d, cy), QPointF(cx, cy + d), QPointF(cx - d, cy)]))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    def _paint_band(self, p: QPainter, obj: int, top: float, lo: int, hi: int) -> None:
+        """Confidence per tracked frame (worst of the frames under a pixel when zoomed out),
+        the threshold as a dashed line, and suspect markers."""
+        if self.review is None:
+            return
+        verdict = self.review.track(obj)
+        threshold = self.review.rules.threshold
+        y0 = top + BAND_TOP
+        p.fillRect(QRectF(HEADER_W, y0, self.width() - HEADER_W, BAND_H), QColor(22, 23, 26))
+        frames, conf = verdict.frames, verdict.confidence
+        sel = (frames >= lo) & (frames <= hi)
+        frames, conf = frames[sel], conf[sel]
+        if frames.size:
+            if self._ppf >= 2:
+                xs, width, values = self.x_of(frames), self._ppf - (1 if self._ppf > 4 else 0), conf
+            else:  # several frames per pixel: show the worst of them
+                cols = np.floor(self.x_of(frames)).astype(np.int64)
+                starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+                xs, width, values = cols[starts].astype(float), 1.0, np.minimum.reduceat(conf, starts)
+            for x, c in zip(np.atleast_1d(xs), values):
+                color = SUSPECT if c < threshold else DOUBTFUL if c < threshold + 0.1 else CONFIDENT
+                h = max(1.0, float(c) * BAND_H)
+                p.fillRect(QRectF(float(x), y0 + BAND_H - h, max(1.0, width), h), color)
+        pen = QPen(QColor(230, 230, 230, 150), 1, Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        ty = y0 + BAND_H - threshold * BAND_H
+        p.drawLine(QPointF(HEADER_W, ty), QPointF(self.width(), ty))
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for s in verdict.suspects:
+            if not lo <= s.frame <= hi:
+                continue
+            cx = self.x_of(s.frame + 0.5)
+            tri = QPolygonF([QPointF(cx - 4, top), QPointF(cx + 4, top), QPointF(cx, top + 6)])
+            p.setPen(QPen(QColor(20, 20, 20), 1))
+            p.setBrush(QColor(150, 150, 150) if s.checked else SUSPECT)
+            p.drawPolygon(tri)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    def describe(self, obj: int, frame: int) -> str:
+        """What a lane says about one frame: the tooltip text."""
+        doc = self.ctx.doc
+        if doc is None:
+            return ""
+        name = doc.object(obj).name
+        lines = [f"<b>{name}</b> · frame {frame}"]
+        if self.review is not None:
+            verdict = self.review.track(obj)
+            conf = verdict.confidence_at(frame)
+            if conf is not None:
+                lines.append(f"confidence {conf:.2f} (threshold {self.review.rules.threshold:.2f})")
+            for s in verdict.suspects:
+                if s.frame == frame:
+                    lines.append(f"<span style='color:#ff7b6b'>suspect: {s.text}</span>"
+                                 + (" — checked" if s.checked else " — C marks it checked"))
+        if frame in self._keyframes.get(obj, []):
+            lines.append("prompted here")
+        return "<br>".join(lines)
+
+    def event(self, event: QEvent) -> bool:  # noqa: D401
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            pos = event.pos()
+            obj = self._lane_at(pos.y())
+            if obj is not None and pos.x() >= HEADER_W and self.ctx.frame_count:
+                QToolTip.showText(event.globalPos(), self.describe(obj, self.frame_at(pos.x())), self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
 
     def _paint_in_out(self, p: QPainter) -> None:
         doc = self.ctx.doc
@@ -436,11 +521,11 @@ class Timeline(QWidget):
             active = obj.id == self.ctx.active_object
             if active:
                 p.fillRect(QRectF(0, top, HEADER_W - 1, LANE_H), QColor(47, 127, 193, 70))
-            p.fillRect(QRectF(6, top + 5, 10, LANE_H - 10), QColor(*obj.color))
+            p.fillRect(QRectF(6, top + BAR_TOP + 3, 10, BAR_H - 6), QColor(*obj.color))
             p.setPen(theme.TEXT if obj.visible else theme.DIM_TEXT)
             label = f"{i + 1}  {obj.name}" if i < 9 else obj.name
             text = p.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, HEADER_W - 30)
-            p.drawText(QRectF(22, top, HEADER_W - 26, LANE_H), Qt.AlignmentFlag.AlignVCenter, text)
+            p.drawText(QRectF(22, top + BAR_TOP, HEADER_W - 26, BAR_H), Qt.AlignmentFlag.AlignVCenter, text)
 
     def grab_image(self) -> QImage:
         return self.grab().toImage()

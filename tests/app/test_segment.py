@@ -198,6 +198,11 @@ def test_random_weights_checkpoint_written_by_the_test_end_to_end(tmp_path, car)
     assert doc.model_variant == "sam2.1_hiera_tiny" and doc.mask_frames(1) == [0, 1, 2]
     assert doc.working_resolution == "full"  # 256 is no preset: the project keeps its default
     assert doc.object(1).tracked_at.as_dict() == {"full": {0, 2}}
+    # the engine's evidence (FrameQuality) came with every mask, on whichever CPU engine ran
+    for f in range(3):
+        ev = doc.evidence(1, f)
+        assert ev is not None and ev.object_score is not None and ev.iou is not None, f
+    assert doc.evidence(1, 0).agreement is not None and doc.evidence(1, 2).agreement is not None
     files = sorted((tmp_path / "m").iterdir())
     assert [p.name for p in files] == ["Object_1_matte.0000.png", "Object_1_matte.0001.png",
                                        "Object_1_matte.0002.png"]

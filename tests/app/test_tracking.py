@@ -180,6 +180,60 @@ def test_cancel_keeps_what_was_tracked(car):
         h.close()
 
 
+def test_the_models_evidence_lands_with_the_masks(h, car):
+    obj = h.click(car)
+    assert h.doc.evidence(obj.id, 0).object_score == 8.0  # the click's answer, same step
+    h.tracker.propagate("forward", start=0)
+    h.pump(lambda: not h.tracker.running)
+    for f in range(1, len(car.frames)):
+        ev = h.doc.evidence(obj.id, f)
+        assert ev.object_score == 8.0 and 0.88 <= ev.iou <= 0.97 and 0.75 <= ev.agreement <= 0.95
+    h.doc.undo()
+    assert h.doc.evidence(obj.id, 3) is None
+
+
+def test_changing_the_memory_restarts_the_session_and_outdates_the_tracks(h, car):
+    obj = h.click(car)
+    h.tracker.propagate("forward", start=0)
+    h.pump(lambda: not h.tracker.running)
+    h.settle()
+    first = h.source.sessions[-1]
+    assert first.policy == "sam2" and h.tracker.state.stale == {}
+    h.doc.set_memory_policy("distractor_aware")
+    h.settle()
+    session = h.source.sessions[-1]
+    assert session is not first and session.policy == "distractor_aware"
+    assert session.calls == ["points 1@0"]  # the prompts went again
+    n = len(car.frames)
+    assert h.tracker.state.stale == {obj.id: [(1, n - 1)]}
+    h.tracker.propagate("forward", start=0)  # tracking again with it clears them
+    h.pump(lambda: not h.tracker.running)
+    h.settle()
+    assert h.tracker.state.stale == {}
+
+
+def test_injected_faults_reach_the_review_through_the_worker(car):
+    """End to end: a faulty engine's masks and evidence through the worker and tracker into
+    the document, where the review finds them."""
+    from sam2_studio.app.review import Review
+    from tests.faults import Fault, FaultyClip
+
+    faults = [Fault("lost", 3), Fault("swap", 6)]
+    clip = FaultyClip(car.frames, car.labels, faults, noise_seed=None)
+    h = Harness(clip)
+    try:
+        obj = h.click(car)
+        h.tracker.propagate("forward", start=0)
+        h.pump(lambda: not h.tracker.running)
+        review = Review(h.doc)
+        assert [(s.frame, s.text) for s in review.suspects()] == [(3, "vanishes"), (6, "jumps")]
+        assert h.doc.evidence(obj.id, 3).object_score < 0  # the engine said: not there
+        h.doc.set_checked([(obj.id, 3)])
+        assert [s.frame for s in review.suspects()] == [6]
+    finally:
+        h.close()
+
+
 def test_a_click_during_a_run_is_answered_in_its_own_step_and_the_run_goes_on(car):
     h = Harness(car, delay_s=0.08)
     try:

@@ -30,7 +30,7 @@ class CpuCheckpointStandIn:
 
     def load(self) -> LoadedModel:
         info = ModelInfo("sam2.1_hiera_tiny", "CPU, 2 threads (fp32)", image_size=self.image_size, engine="OpenVINO fp32")
-        return LoadedModel(info, None, lambda model, frames: GroundTruthSession(self.clip))
+        return LoadedModel(info, None, lambda model, frames, policy=None: GroundTruthSession(self.clip, policy=policy))
 
 
 def _click_car(qtbot, w, car_gt):  # noqa: ANN001, ANN202
