@@ -29,6 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from sam2_studio.model import HeadOutput, ImageFeatures, PointerMemory, Sam2Model, SpatialMemory
+from sam2_studio.model.device import trim_cpu_heap
 
 from .batch import Step, group_by_layout, same_or_each
 from .distractor import FrameEvidence
@@ -45,6 +46,7 @@ from .results import HostResults, ResultsThread, StepOutput, host_facts, pack_bi
 DIRECTIONS = ("forward", "backward", "both")
 LOGIT_CLAMP = 32.0
 MASK_LOGIT = 10.0  # logits standing in for a mask whose logits were evicted
+HEAP_TRIM_EVERY = 200  # frames between giving the heap's free pages back (model.device.trim_cpu_heap)
 
 
 @dataclass
@@ -99,6 +101,7 @@ class VideoSession:
         self._graphs = GraphCache(model.precision.autocast_dtype, enabled=self.options.cuda_graphs)
         self.features = FeatureCache(model, frames, self.options.feature_cache, self._graphs)
         self._tracks: dict[int, ObjectTrack] = {}
+        self._steps_run = 0
         self._range = (0, len(frames) - 1)
         self._logit_lru: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._memory_lru: OrderedDict[tuple[int, int], None] = OrderedDict()
@@ -402,6 +405,9 @@ class VideoSession:
                                 kind = self.model.device.type
                                 raise OutOfDeviceMemory(frame, kind, requested_bytes(exc), len(runnable)) from exc
                         pending.append(step)
+                        self._steps_run += 1
+                        if self._steps_run % HEAP_TRIM_EVERY == 0:
+                            trim_cpu_heap()
                         while len(pending) > self._depth():
                             result = self._finish(pending.popleft())
                             if result is not None:

@@ -92,3 +92,19 @@ def tune_cpu_allocator() -> bool:
         return False
     _ALLOCATOR_TUNED = ok
     return ok
+
+
+def trim_cpu_heap() -> bool:
+    """Give the free pages of glibc's heaps back to the OS (``malloc_trim``).
+
+    With ``tune_cpu_allocator``'s settings freed memory stays in the process, and a long track
+    (1080p masks made and freed on three threads) leaves it scattered: RSS then grew ~90 MB
+    per 1000 frames of which ~35 were kept data. The engine calls this every few hundred
+    frames; the pages it returns fault in again once, a few ms per call. Linux/glibc only.
+    """
+    if not _ALLOCATOR_TUNED:
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
