@@ -203,6 +203,7 @@ class _Worker:
     label: str
     process: Any
     tasks: Any
+    events: Any  # the reading end of the worker's pipe; None once it closed
     ready: bool = False
     shot: str | None = None
 
@@ -216,8 +217,10 @@ class _Pool:
 
         self.state, self.blob, self.devices, self.reporter, self.stop = state, blob, devices, reporter, stop
         self.mp = multiprocessing.get_context("spawn")
-        self.events = self.mp.Queue()
-        self.halt = self.mp.Event()
+        # Each worker reports on a pipe of its own, and the halt flag is a lock-free byte: a
+        # worker killed while writing (the OOM killer) must not leave a shared lock held, which
+        # would silence every other worker (it did, with one shared events queue).
+        self.halt = self.mp.RawValue("b", 0)
         cpu_workers = sum(d in (None, "cpu") for d in devices)
         self.threads = max(1, (os.cpu_count() or 1) // cpu_workers) if cpu_workers else 0
         self.workers: dict[int, _Worker] = {}
@@ -229,12 +232,9 @@ class _Pool:
         try:
             while self.state.open():
                 if self.stop() and not self.state.stopped:
-                    self.halt.set()
+                    self.halt.value = 1
                     self.state.stop()
-                try:
-                    self._handle(self.events.get(timeout=0.2))
-                except queue.Empty:
-                    pass
+                self._receive(timeout=0.2)
                 self._check_workers()
         finally:
             self._shut_down()
@@ -243,12 +243,32 @@ class _Pool:
         device = self.devices[i]
         label = f"worker {i + 1} ({device or 'cpu'})"
         tasks = self.mp.Queue()
+        reader, writer = self.mp.Pipe(duplex=False)
         threads = self.threads if device in (None, "cpu") else 0
         process = self.mp.Process(target=_worker_main, name=f"sam2-studio {label}", daemon=True,
-                                  args=(i, label, device, threads, self.blob, tasks, self.events,
+                                  args=(i, label, device, threads, self.blob, tasks, writer,
                                         self.halt, os.getpid()))
         process.start()
-        self.workers[i] = _Worker(i, label, process, tasks)
+        writer.close()  # the worker holds the only writing end: its death reads as end of file
+        self.workers[i] = _Worker(i, label, process, tasks, reader)
+
+    def _receive(self, timeout: float) -> None:
+        """Handle what the workers said, waiting up to ``timeout`` for the first word."""
+        from multiprocessing.connection import wait
+
+        open_pipes = {w.events: w for w in self.workers.values() if w.events is not None}
+        for conn in wait(list(open_pipes), timeout=timeout):
+            self._drain(open_pipes[conn])
+
+    def _drain(self, worker: _Worker) -> None:
+        while worker.events is not None and worker.events.poll():
+            try:
+                event = worker.events.recv()
+            except (EOFError, OSError):
+                worker.events.close()
+                worker.events = None
+                return
+            self._handle(event)
 
     def _handle(self, event: Any) -> None:
         if isinstance(event, _Ready):
@@ -279,6 +299,7 @@ class _Pool:
         for worker in list(self.workers.values()):
             if worker.process.is_alive():
                 continue
+            self._drain(worker)  # what it said before it died comes first
             code = worker.process.exitcode
             if not worker.ready:
                 raise BatchError(f"{worker.label} stopped while loading the model (exit code "
@@ -296,7 +317,7 @@ class _Pool:
             self._dispatch(worker)
 
     def _shut_down(self) -> None:
-        self.halt.set()
+        self.halt.value = 1
         for worker in self.workers.values():
             worker.tasks.put(None)
         for worker in self.workers.values():
@@ -306,8 +327,21 @@ class _Pool:
                 worker.process.join(timeout=5)
 
 
+class _Sender:
+    """A worker's end of its events pipe; the shot's threads may all report."""
+
+    def __init__(self, conn: Any) -> None:
+        import threading
+
+        self.conn, self.lock = conn, threading.Lock()
+
+    def put(self, event: Any) -> None:
+        with self.lock:
+            self.conn.send(event)
+
+
 def _worker_main(index: int, label: str, device: str | None, threads: int, blob: bytes,
-                 tasks: Any, events: Any, halt: Any, parent: int) -> None:
+                 tasks: Any, conn: Any, halt: Any, parent: int) -> None:
     """A worker process: load the model once, then run the shots it is given."""
     import pickle
     import signal
@@ -319,6 +353,7 @@ def _worker_main(index: int, label: str, device: str | None, threads: int, blob:
     def gone() -> bool:
         return os.getppid() != parent
 
+    events = _Sender(conn)
     try:
         if threads:
             import torch
@@ -339,7 +374,7 @@ def _worker_main(index: int, label: str, device: str | None, threads: int, blob:
             return
         shot, attempt = item
         result = attempt_shot(shot, attempt, loaded, events.put,
-                              lambda: halt.is_set() or gone(), label)
+                              lambda: bool(halt.value) or gone(), label)
         events.put(_Finished(index, result))
 
 
