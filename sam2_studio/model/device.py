@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 from collections.abc import Iterator
@@ -70,6 +71,11 @@ def describe(device: torch.device, precision: Precision | None = None) -> str:
 _ALLOCATOR_TUNED = False
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL("libc.so.6")
+
+
 def tune_cpu_allocator() -> bool:
     """Keep freed memory in glibc's heap instead of returning it to the OS at every free.
 
@@ -85,7 +91,7 @@ def tune_cpu_allocator() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL("libc.so.6")
+        libc = _libc()
         m_trim_threshold, m_mmap_max = -1, -4
         ok = libc.mallopt(m_mmap_max, 0) == 1 and libc.mallopt(m_trim_threshold, 1 << 30) == 1
     except (OSError, AttributeError):
@@ -105,6 +111,6 @@ def trim_cpu_heap() -> bool:
     if not _ALLOCATOR_TUNED:
         return False
     try:
-        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+        return bool(_libc().malloc_trim(0))
     except (OSError, AttributeError):
         return False
