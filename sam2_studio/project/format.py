@@ -162,7 +162,7 @@ def load(path: str | Path) -> Document:
     path = Path(path).absolute()
     try:
         with open(path, "rb") as f:
-            head = f.read(4)
+            head = f.read(256)  # enough to tell a zip, JSON text and noise apart
             if not head:
                 raise ProjectError("the file is empty; it is not a usable project", path)
             f.seek(0)
@@ -172,7 +172,7 @@ def load(path: str | Path) -> Document:
             except zipfile.BadZipFile as exc:
                 if head.startswith(b"PK"):
                     raise ProjectError(f"the project file is damaged: {exc}", path) from None
-                kind = "a JSON file" if head.lstrip()[:1] in (b"{", b"[") else "not a zip archive"
+                kind = "a JSON file" if _looks_like_json(head) else "not a zip archive"
                 raise ProjectError(f"this is not a SAM2 Studio project (.s2s): {kind}", path) from None
             except (zlib.error, EOFError) as exc:
                 raise ProjectError(f"the project file is damaged: {exc}", path) from None
@@ -427,3 +427,12 @@ def _in_codec(mask: AnyMask | None, codec: str) -> AnyMask:
     if mask.codec == codec:
         return mask
     return EncodedMask.encode(mask.decode(), codec)
+
+
+def _looks_like_json(head: bytes) -> bool:
+    """Text that opens like JSON (random bytes starting with "{" are no JSON file)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = head[:exc.start].decode("utf-8") if exc.start > len(head) - 4 else ""
+    return text.lstrip()[:1] in ("{", "[")

@@ -108,6 +108,7 @@ def _bad_cases(saved: Path, tmp: Path):
     return [
         (lambda: write("empty.s2s", b""), "empty"),
         (lambda: write("noise.s2s", os.urandom(500)), "not a SAM2 Studio project .*not a zip"),
+        (lambda: write("brace.s2s", b"{" + os.urandom(499)), "not a SAM2 Studio project .*not a zip"),
         (lambda: write("j.s2s", b'{"objects": []}'), "JSON file"),
         (foreign_zip, "zip archive, not a SAM2 Studio project"),
         (lambda: write("half.s2s", raw[: len(raw) // 2]), "damaged"),
