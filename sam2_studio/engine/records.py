@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .mask_archive import ArchivedMask
 from .postprocess import decode_mask
 
 
@@ -106,8 +107,15 @@ class HostFacts:
     object_score: float
     iou: float
     area: int  # foreground pixels of the final mask
-    mask_data: bytes  # the final mask at video resolution, compressed (``postprocess.encode_mask``)
+    # the final mask at video resolution, compressed (``postprocess.encode_mask``): the bytes,
+    # or where a :class:`MaskArchive` keeps them
+    stored_mask: bytes | ArchivedMask
     agreement: float | None = None  # mean IoU of the chosen candidate mask with the others; None with one
+
+    @property
+    def mask_data(self) -> bytes:
+        stored = self.stored_mask
+        return stored if isinstance(stored, bytes) else stored.read()
 
 
 @dataclass

@@ -4,7 +4,8 @@ A step leaves its masks (video resolution, thresholded; on an accelerator alread
 bits, an eighth of the bytes to copy) and a few numbers on the device. The results threads
 wait for the copy to the host, compress each mask and fill the records while the model
 thread runs the next frame: the accelerator never waits for them. The objects of a step are
-finished in parallel (zlib works without the interpreter lock).
+finished in parallel (zlib works without the interpreter lock). Their compressed masks go to
+the session's :class:`MaskArchive` (a temporary file), not RAM.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .mask_archive import MaskArchive
 from .postprocess import encode_mask, mask_header
 from .quality import nan_to_none
 from .records import FrameRecord, HostFacts
@@ -63,26 +65,30 @@ def host_facts(mask: np.ndarray, score: float, iou: float, agreement: float | No
     return HostFacts(float(score), float(iou), int(np.count_nonzero(mask)), encode_mask(mask), agreement)
 
 
-def _facts(mask_or_bits: np.ndarray, size: tuple[int, int], stats: np.ndarray) -> tuple[np.ndarray, HostFacts]:
+def _facts(mask_or_bits: np.ndarray, size: tuple[int, int], stats: np.ndarray,
+           archive: MaskArchive | None = None) -> tuple[np.ndarray, HostFacts]:
     """A mask for the caller and its facts for the record, from a bool mask or packed bits
-    and the object's row of ``StepOutput.stats``."""
+    and the object's row of ``StepOutput.stats``; the compressed mask goes to ``archive``."""
     w, h = size
     score, iou, agreement = float(stats[0]), float(stats[1]), nan_to_none(float(stats[3]))
     if mask_or_bits.dtype == np.bool_:
         mask = np.array(mask_or_bits)  # its own memory: the (pinned) copy buffer is not held on to
-        return mask, host_facts(mask, score, iou, agreement)
-    bits = np.ascontiguousarray(mask_or_bits)
-    data = mask_header(h, w) + zlib.compress(bits.tobytes(), 1)
-    mask = np.unpackbits(bits, count=h * w).reshape(h, w).view(np.bool_)
-    return mask, HostFacts(score, iou, int(np.count_nonzero(mask)), data, agreement)
+        data = encode_mask(mask)
+    else:
+        bits = np.ascontiguousarray(mask_or_bits)
+        data = mask_header(h, w) + zlib.compress(bits.tobytes(), 1)
+        mask = np.unpackbits(bits, count=h * w).reshape(h, w).view(np.bool_)
+    stored = archive.keep(data) if archive is not None else data
+    return mask, HostFacts(score, iou, int(np.count_nonzero(mask)), stored, agreement)
 
 
 class ResultsThread:
     """Finishes :class:`StepOutput` s in order. The copies to the host start on the model
     thread (asynchronously, into pinned memory, behind the step on the same stream)."""
 
-    def __init__(self, device: torch.device, workers: int | None = None) -> None:
+    def __init__(self, device: torch.device, workers: int | None = None, archive: MaskArchive | None = None) -> None:
         self.device = device
+        self.archive = archive  # where the compressed masks of tracked frames are kept
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="tracking-results")
         n = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
         self._objects = ThreadPoolExecutor(n, thread_name_prefix="tracking-masks") if n > 1 else None
@@ -115,7 +121,7 @@ class ResultsThread:
         result = HostResults({}, {}, {})
         for out, (masks, stats, candidates) in copied:
             masks, stats = masks.numpy(), stats.numpy()
-            jobs = [(masks[i], out.size, stats[i]) for i in range(len(out.records))]
+            jobs = [(masks[i], out.size, stats[i], self.archive) for i in range(len(out.records))]
             done = list(self._objects.map(lambda a: _facts(*a), jobs)) if self._objects and len(jobs) > 1 \
                 else [_facts(*a) for a in jobs]
             for i, (obj, rec) in enumerate(zip(out.obj_ids, out.records)):

@@ -41,6 +41,7 @@ from .memory_bank import MemorySelection, make_policy
 from .postprocess import fill_holes, non_overlapping, to_video_resolution
 from .quality import FrameQuality, candidate_agreement, nan_to_none
 from .records import FrameRecord, ObjectTrack, Prompt
+from .mask_archive import MaskArchive
 from .results import HostResults, ResultsThread, StepOutput, host_facts, pack_bits
 
 DIRECTIONS = ("forward", "backward", "both")
@@ -64,6 +65,9 @@ class SessionOptions:
     # on the next frame while the host takes this one), 0 on the CPU (nothing to overlap, and
     # a stop would waste a frame's work).
     pipeline_depth: int | None = None
+    # Keep tracked frames' compressed masks in a temporary file instead of RAM (mask_archive.py):
+    # the engine's memory then stays flat however long the clip.
+    archive_masks: bool = True
 
 
 @dataclass
@@ -107,6 +111,8 @@ class VideoSession:
         self._memory_lru: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._mem_pos: dict[tuple, torch.Tensor] = {}
         self._last_condition: tuple[list[tuple[tuple[int, int], weakref.ref]], torch.Tensor] | None = None
+        # tracked frames' compressed masks: on disk when the options say so (prompted ones stay in RAM)
+        self._archive = MaskArchive() if self.options.archive_masks else None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -384,7 +390,7 @@ class VideoSession:
             todo = {t.obj_id: self._needed(t, frames) for t in tracks} if only_stale else None
             order = [f for f in frames if todo is None or any(f in d for d in todo.values())]
             pending: deque[Step] = deque()
-            with self.features.reading_ahead(order), ResultsThread(self.model.device) as results:
+            with self.features.reading_ahead(order), ResultsThread(self.model.device, archive=self._archive) as results:
                 try:
                     for frame in frames:
                         if todo is not None and not any(todo.values()):
