@@ -22,6 +22,7 @@ import re
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,15 +33,16 @@ import torch
 
 from .image_encoder import ImageEncoder
 from .memory_attention import MemoryAttention
-from .openvino_export import EncoderLevels, MemoryAttentionWithKeyTables, key_rope_tables
+from .openvino_export import EncoderLevels, MemoryAttentionWithKeyTables, key_rope_tables, pairwise
 from .sam2_model import Sam2Model
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "torch", "openvino")
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
-EXPORT_VERSION = 1  # bump when openvino_export changes what a converted graph computes
+EXPORT_VERSION = 2  # bump when openvino_export changes what a converted graph computes
 Progress = Callable[[str], None]
+KEY_TABLES_KEPT = 4  # rotary tables of memory-bank layouts kept (OpenVinoMemoryAttention)
 
 
 @dataclass(frozen=True)
@@ -160,11 +162,11 @@ def _export(model: Sam2Model, part: str) -> Any:
     attention = _torch_attention(model)
     cos, sin = attention.layers[0].self_attn.rope.tables(grid, torch.device("cpu"), torch.float32)
     n_ptr = 4
-    kc, ks = key_rope_tables(cos, sin, 2 * grid + n_ptr, n_ptr)
+    kc, ks = (pairwise(t) for t in key_rope_tables(cos, sin, 2 * grid + n_ptr, n_ptr))
     example = (torch.randn(1, grid, d, generator=g), torch.randn(1, grid, d, generator=g),
                torch.randn(1, 2 * grid + n_ptr, m, generator=g), torch.randn(1, 2 * grid + n_ptr, m, generator=g), kc, ks)
-    half = cos.shape[1]
-    shapes = [[-1, grid, d], [-1, grid, d], [-1, -1, m], [-1, -1, m], [-1, half], [-1, half]]
+    width = kc.shape[1]
+    shapes = [[-1, grid, d], [-1, grid, d], [-1, -1, m], [-1, -1, m], [-1, width], [-1, width]]
     return _convert(MemoryAttentionWithKeyTables(attention), example, shapes)
 
 
@@ -272,15 +274,17 @@ class OpenVinoMemoryAttention(_Fallback, MemoryAttention):
         self.__dict__["_original"] = attention
         self._compiled = compiled
         self._grid = grid
-        self._tables: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        # A full bank's tables are 59 MB at 1024 (tiny): keep the few layouts a run alternates between.
+        self._tables: OrderedDict[tuple[int, int], tuple[torch.Tensor, ...]] = OrderedDict()
 
-    def _key_tables(self, num_memory: int, num_ptr_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _key_tables(self, num_memory: int, num_ptr_tokens: int) -> tuple[torch.Tensor, ...]:
         key = (num_memory, num_ptr_tokens)
         if key not in self._tables:
             cos, sin = self.layers[0].self_attn.rope.tables(self._grid, torch.device("cpu"), torch.float32)
-            if len(self._tables) > 32:
-                self._tables.clear()
-            self._tables[key] = key_rope_tables(cos, sin, num_memory, num_ptr_tokens)
+            self._tables[key] = tuple(pairwise(t) for t in key_rope_tables(cos, sin, num_memory, num_ptr_tokens))
+            while len(self._tables) > KEY_TABLES_KEPT:
+                self._tables.popitem(last=False)
+        self._tables.move_to_end(key)
         return self._tables[key]
 
     def forward(self, current: torch.Tensor, current_pos: torch.Tensor, memory: torch.Tensor,

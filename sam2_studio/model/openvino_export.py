@@ -13,6 +13,13 @@ in a form one converted graph can serve for every input it will see:
 The cross-attention attends to the raw 64-d memories and projects afterwards, as the torch
 path does on CPU (``memory_attention.attend_low_rank_values``): the softmax rows sum to one,
 so the value projection commutes with the weighted sum, at a quarter of the multiply-adds.
+
+The rotary encoding is folded into the query and key projections: rotating a pair
+(a, b) gives (a cos - b sin, a sin + b cos), i.e. ``z * cos + (J z) * sin`` with ``J`` the
+fixed map (a, b) -> (-b, a), and ``J (W x + c) = (J W) x + J c`` is one more linear layer.
+So a rotated projection is two matrix products and two multiply-adds with full-width tables
+(``pairwise``), where the interleaving form costs a stack, gathers and transposes over
+every key of the bank (measured: the memory attention 5% faster, tiny at 1024, 2 threads).
 """
 
 from __future__ import annotations
@@ -23,7 +30,6 @@ from torch.nn import functional as F
 
 from .image_encoder import ImageEncoder
 from .memory_attention import MemoryAttention, RopeAttention
-from .position import AxialRope
 
 
 class EncoderLevels(nn.Module):
@@ -53,11 +59,35 @@ def key_rope_tables(query_cos: torch.Tensor, query_sin: torch.Tensor, num_memory
             torch.cat([query_sin.repeat(reps, 1), torch.zeros_like(ones)]))
 
 
-def _attend(attn: RopeAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+def pairwise(table: torch.Tensor) -> torch.Tensor:
+    """A rotary table (N, dim/2), one angle per channel pair -> (N, dim), each value twice."""
+    return table.repeat_interleave(2, dim=-1)
+
+
+def swap_pairs(t: torch.Tensor) -> torch.Tensor:
+    """``J``: (a, b) -> (-b, a) for each adjacent pair of rows of a weight (or of a bias)."""
+    pairs = t.unflatten(0, (-1, 2))
+    return torch.stack((-pairs[:, 1], pairs[:, 0]), 1).flatten(0, 1)
+
+
+class RotatedProjection(nn.Module):
+    """``AxialRope.rotate(linear(x), cos, sin)`` with full-width tables, as two linear layers."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.linear = linear
+        self.register_buffer("swapped_weight", swap_pairs(linear.weight.detach()), persistent=False)
+        self.register_buffer("swapped_bias", swap_pairs(linear.bias.detach()), persistent=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) * cos + F.linear(x, self.swapped_weight, self.swapped_bias) * sin
+
+
+def _attend(attn: RopeAttention, rotated: nn.ModuleDict, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
             q_tables: tuple[torch.Tensor, torch.Tensor], k_tables: tuple[torch.Tensor, torch.Tensor],
             project_values_after: bool) -> torch.Tensor:
-    q = AxialRope.rotate(attn.q_proj(q), *q_tables)
-    k = AxialRope.rotate(attn.k_proj(k), *k_tables)
+    q = rotated["q"](q, *q_tables)
+    k = rotated["k"](k, *k_tables)
     if project_values_after:
         out = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None])[:, 0]
         return attn.out_proj(attn.v_proj(out))
@@ -66,7 +96,8 @@ def _attend(attn: RopeAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tens
 
 
 class MemoryAttentionWithKeyTables(nn.Module):
-    """:class:`MemoryAttention` with the keys' rotary tables as inputs (single head)."""
+    """:class:`MemoryAttention` with the keys' rotary tables as inputs (single head; full
+    width: ``pairwise(key_rope_tables(...))``)."""
 
     def __init__(self, attention: MemoryAttention) -> None:
         super().__init__()
@@ -74,18 +105,22 @@ class MemoryAttentionWithKeyTables(nn.Module):
                for layer in attention.layers):
             raise ValueError("the OpenVINO memory attention supports the single-head layers of SAM 2 only")
         self.attention = attention
+        self.rotated = nn.ModuleList(
+            nn.ModuleDict({name: nn.ModuleDict({"q": RotatedProjection(a.q_proj), "k": RotatedProjection(a.k_proj)})
+                           for name, a in (("self", layer.self_attn), ("cross", layer.cross_attn_image))})
+            for layer in attention.layers)
 
     def forward(self, current: torch.Tensor, current_pos: torch.Tensor, memory: torch.Tensor,
                 memory_pos: torch.Tensor, key_cos: torch.Tensor, key_sin: torch.Tensor) -> torch.Tensor:
         layers = self.attention.layers
-        grid = layers[0].self_attn.rope.tables(current.shape[1], current.device, current.dtype)
+        grid = tuple(pairwise(t) for t in layers[0].self_attn.rope.tables(current.shape[1], current.device, current.dtype))
         keys = (key_cos, key_sin)
         x = current + 0.1 * current_pos
         memory_keys = memory + memory_pos
-        for layer in layers:
+        for layer, rotated in zip(layers, self.rotated):
             y = layer.norm1(x)
-            x = x + _attend(layer.self_attn, y, y, y, grid, grid, project_values_after=False)
-            x = x + _attend(layer.cross_attn_image, layer.norm2(x), memory_keys, memory, grid, keys,
+            x = x + _attend(layer.self_attn, rotated["self"], y, y, y, grid, grid, project_values_after=False)
+            x = x + _attend(layer.cross_attn_image, rotated["cross"], layer.norm2(x), memory_keys, memory, grid, keys,
                             project_values_after=True)
             x = x + layer.linear2(F.relu(layer.linear1(layer.norm3(x))))
         return self.attention.norm(x)
