@@ -5,6 +5,9 @@
    OpenVINO bf16 where the CPU has it) stepped in turn frame by frame; frames per second
    (wall and CPU), ratio to the reference, image encoder and memory attention per call, and
    the largest logit difference from the reference.
+   Then the ceiling: the arithmetic of those frames, ours and the reference's (fp32 speed-up
+   at an equal arithmetic rate), and what one core reaches in torch's and OpenVINO's matrix
+   products (OpenVINO's AVX-512 kernels are ~2x MKL's only on cores with full-width AVX-512).
 2. memory: ours over a long synthetic clip (default 2000 frames, small configuration),
    RSS sampled every 100 frames; growth after warm-up in MB per 1000 frames (goal <= 50).
    The reference on the same configuration over a shorter clip, for its slope.
@@ -184,6 +187,83 @@ def speed(args: argparse.Namespace) -> None:
     gc.collect()
 
 
+def _gflop(fn) -> float:  # noqa: ANN001
+    """Floating-point operations of ``fn()`` in billions (attention counted through the math
+    kernel, whose products the counter sees)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
+def _matmul_rate(threads: int) -> tuple[float, float | None]:
+    """GFLOP/s of one core on the cross-attention's Q.K^T shape: torch (MKL) and OpenVINO."""
+    import openvino as ov
+
+    q, k = torch.randn(1, 4096, 256), torch.randn(1, 28736, 256)
+    flop = 2 * 4096 * 28736 * 256 / 1e9
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    q @ k.transpose(1, 2)
+    t = time.perf_counter()
+    q @ k.transpose(1, 2)
+    torch_rate = flop / (time.perf_counter() - t)
+    torch.set_num_threads(before)
+
+    class QK(torch.nn.Module):
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return a @ b.transpose(1, 2)
+
+    compiled = ov.Core().compile_model(ov.convert_model(QK(), example_input=(q, k)), "CPU", {
+        "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads})
+    request, arrays = compiled.create_infer_request(), [q.numpy(), k.numpy()]
+    request.infer(arrays)
+    t = time.perf_counter()
+    request.infer(arrays)
+    return torch_rate, flop / (time.perf_counter() - t)
+
+
+def ceiling(args: argparse.Namespace) -> None:
+    """How much faster than the reference any engine can be at fp32 on this CPU: the
+    arithmetic of the bench's propagated frames (encoder and memory attention, ~95% of it),
+    ours and the reference's, and the rate one core reaches in each library's matrix product.
+    Where both libraries reach the same rate, the arithmetic ratio is the ceiling."""
+    import copy
+
+    from sam2_studio.model.openvino_engine import openvino_version
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = build_reference(args.variant, args.size, video=True)
+    ours = build_model(args.variant, args.size, "cpu")
+    side = ours.config.feat_size
+    grid, d, m = side * side, ours.config.d_model, ours.config.mem_dim
+    encoder = _gflop(lambda: copy.deepcopy(ours.image_encoder).to("meta")(torch.empty(1, 3, args.size, args.size, device="meta")))
+    ref_attention = copy.deepcopy(ref.memory_attention).to("meta")
+    ref_total = ours_total = 0.0
+    for j in range(1, args.frames):  # the bench's propagated frames: the bank grows to 7 frames, 16 pointers
+        n_ptr = min(j, ours.config.max_obj_ptrs) * (d // m)
+        n = min(j, ours.config.num_maskmem) * grid + n_ptr
+        meta = [torch.empty(1, grid, d, device="meta"), torch.empty(1, grid, d, device="meta"),
+                torch.empty(1, n, m, device="meta"), torch.empty(1, n, m, device="meta")]
+        ref_total += encoder + _gflop(lambda: ref_attention(  # noqa: B023
+            curr=[meta[0].transpose(0, 1)], curr_pos=[meta[1].transpose(0, 1)], memory=meta[2].transpose(0, 1),
+            memory_pos=meta[3].transpose(0, 1), num_obj_ptr_tokens=n_ptr))
+        cpu = [torch.randn(t.shape) for t in meta]  # ours on the CPU: its CPU path attends before projecting
+        ours_total += encoder + _gflop(lambda: ours.memory_attention(*cpu, num_ptr_tokens=n_ptr))  # noqa: B023
+    frames = args.frames - 1
+    print(f"\nceiling: GFLOP per propagated frame (encoder {encoder:.0f} + memory attention), mean of the "
+          f"{frames} frames above: reference {ref_total / frames:.0f}, ours {ours_total / frames:.0f} "
+          f"-> {ref_total / ours_total:.2f}x at an equal arithmetic rate")
+    if openvino_version():
+        for threads in sorted({1, torch.get_num_threads()}):
+            t_rate, ov_rate = _matmul_rate(threads)
+            print(f"  Q.K^T (4096x256 by 256x28736), {threads} thread(s): torch {t_rate:.0f} GFLOP/s, "
+                  f"OpenVINO {ov_rate:.0f} GFLOP/s ({ov_rate / t_rate:.2f}x)")
+
+
 def synthetic(n: int, size: tuple[int, int]) -> GeneratedFrames:
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w]
@@ -284,6 +364,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if not args.skip_speed:
         speed(args)
+        ceiling(args)
     if not args.skip_memory:
         memory(args)
 
