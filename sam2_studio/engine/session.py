@@ -37,11 +37,11 @@ from .errors import OutOfDeviceMemory, is_out_of_memory, requested_bytes
 from .features import FeatureCache
 from .graphs import GraphCache
 from .frames import FrameSource
+from .mask_archive import MaskArchive
 from .memory_bank import MemorySelection, make_policy
 from .postprocess import fill_holes, non_overlapping, to_video_resolution
 from .quality import FrameQuality, candidate_agreement, nan_to_none
 from .records import FrameRecord, ObjectTrack, Prompt
-from .mask_archive import MaskArchive
 from .results import HostResults, ResultsThread, StepOutput, host_facts, pack_bits
 
 DIRECTIONS = ("forward", "backward", "both")

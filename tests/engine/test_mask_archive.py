@@ -21,6 +21,22 @@ def test_archive_round_trips_what_it_keeps(tmp_path):
     assert not list(tmp_path.iterdir())  # unlinked: nothing is left behind, even after a crash
 
 
+def test_replaced_masks_are_compacted_away(tmp_path, monkeypatch):
+    monkeypatch.setattr("sam2_studio.engine.mask_archive.COMPACT_SLACK", 10_000)
+    archive = MaskArchive(str(tmp_path))
+    rng = np.random.default_rng(1)
+    kept: dict[int, tuple[ArchivedMask, bytes]] = {}
+    for _ in range(20):  # re-track 50 frames 20 times: each pass replaces every mask
+        for frame in range(50):
+            data = rng.bytes(int(rng.integers(100, 1000)))
+            kept[frame] = (archive.keep(data), data)
+    live = sum(len(d) for _, d in kept.values())
+    assert archive.compactions >= 5
+    assert archive.size <= 2 * live + 10_000 + 1000  # bounded by the live masks, not the writes
+    for ref, data in kept.values():
+        assert ref.read() == data
+
+
 def test_a_failed_write_keeps_masks_in_ram(tmp_path):
     archive = MaskArchive(str(tmp_path / "missing"))  # no such folder: the file cannot be made
     assert archive.keep(b"abc") == b"abc"
