@@ -128,6 +128,13 @@ def open_with_ground_truth(qtbot, w, path: Path, gt: GroundTruthClip, delay_s: f
     return source
 
 
+def click_object(qtbot, w, mask: np.ndarray) -> None:  # noqa: ANN001
+    """With the point tool, a positive click well inside ``mask``; until the mask is back."""
+    key(qtbot, w, Qt.Key.Key_P)
+    click_video(qtbot, w, *centre_of(mask))
+    wait_idle(qtbot, w)
+
+
 def widget_point(w, x: float, y: float) -> QPoint:  # noqa: ANN001
     p: QPointF = w.viewer.to_widget(x, y)
     return QPoint(int(round(p.x())), int(round(p.y())))

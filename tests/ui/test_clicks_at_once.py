@@ -6,8 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from sam2_studio.app.worker import Prefetch
-from tests.ui.conftest import (centre_of, click_video, key, open_with_ground_truth, wait_idle,
-                               wait_shown)
+from tests.ui.conftest import centre_of, click_object, click_video, key, open_with_ground_truth, wait_idle, wait_shown
 
 
 def spy(w) -> list:  # noqa: ANN001
@@ -48,9 +47,7 @@ def test_without_a_model_nothing_is_prefetched(qtbot, window, car_frames_dir):
 def test_a_click_during_a_run_is_answered_while_it_runs(qtbot, window, car_gt, car_frames_dir):
     w = window
     open_with_ground_truth(qtbot, w, car_frames_dir, car_gt, delay_s=0.15)
-    key(qtbot, w, Qt.Key.Key_P)
-    click_video(qtbot, w, *centre_of(car_gt.labels[0] == 1))
-    wait_idle(qtbot, w)
+    click_object(qtbot, w, car_gt.labels[0] == 1)
     key(qtbot, w, Qt.Key.Key_T)
     qtbot.waitUntil(lambda: len(w.doc.mask_frames(1)) >= 2, timeout=20_000)
     w.ctx.set_frame(30)

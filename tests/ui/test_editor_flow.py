@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from sam2_studio.project import open_project
-from tests.ui.conftest import (centre_of, click_video, drag_video, inside_away_from, key,
+from tests.ui.conftest import (centre_of, click_object, click_video, drag_video, inside_away_from, key,
                                open_with_ground_truth, screen_rgb, tint_of, wait_idle, wait_shown)
 
 
@@ -182,9 +182,7 @@ def test_reopening_a_project_in_the_editor_shows_its_masks(qtbot, make_window, c
 def test_negative_clicks(qtbot, window, car_gt, car_frames_dir, negative):
     w = window
     open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
-    key(qtbot, w, Qt.Key.Key_P)
-    click_video(qtbot, w, *centre_of(car_gt.labels[0] == 1))
-    wait_idle(qtbot, w)
+    click_object(qtbot, w, car_gt.labels[0] == 1)
     if negative == "right":
         click_video(qtbot, w, 50.0, 50.0, Qt.MouseButton.RightButton)
     else:
@@ -203,9 +201,7 @@ def test_an_effect_previews_live_undoes_and_exports(qtbot, window, car_gt, car_f
     w = window
     open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
     car = car_gt.labels[0] == 1
-    key(qtbot, w, Qt.Key.Key_P)
-    click_video(qtbot, w, *centre_of(car))
-    wait_idle(qtbot, w)
+    click_object(qtbot, w, car)
     key(qtbot, w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
     wait_idle(qtbot, w)
     obj = w.doc.objects[0].id

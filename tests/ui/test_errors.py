@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sam2_studio.app.model_source import CheckpointFile
 from sam2_studio.ui import dialogs
-from tests.ui.conftest import centre_of, click_video, key, open_with_ground_truth, wait_idle
+from tests.ui.conftest import click_object, key, open_with_ground_truth, wait_idle
 from tests.ui.test_responsiveness import SAMPLE
 
 
@@ -80,9 +80,7 @@ def test_a_wrong_checkpoint_is_named_in_a_dialog(qtbot, window, tmp_path):
 def test_out_of_memory_while_tracking_is_shown_and_the_session_goes_on(qtbot, window, car_gt, car_frames_dir):
     w = window
     source = open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
-    key(qtbot, w, Qt.Key.Key_P)
-    click_video(qtbot, w, *centre_of(car_gt.labels[0] == 1))
-    wait_idle(qtbot, w)
+    click_object(qtbot, w, car_gt.labels[0] == 1)
     source.sessions[-1].fail_next = "CUDA out of memory. Tried to allocate 3.00 GiB"
     key(qtbot, w, Qt.Key.Key_T)
     wait_idle(qtbot, w)
@@ -98,9 +96,7 @@ def test_out_of_memory_while_tracking_is_shown_and_the_session_goes_on(qtbot, wi
 def test_esc_cancels_tracking_and_keeps_what_was_done(qtbot, window, car_gt, car_frames_dir):
     w = window
     open_with_ground_truth(qtbot, w, car_frames_dir, car_gt, delay_s=0.05)
-    key(qtbot, w, Qt.Key.Key_P)
-    click_video(qtbot, w, *centre_of(car_gt.labels[0] == 1))
-    wait_idle(qtbot, w)
+    click_object(qtbot, w, car_gt.labels[0] == 1)
     key(qtbot, w, Qt.Key.Key_T)
     qtbot.waitUntil(lambda: len(w.doc.mask_frames(1)) >= 4, timeout=10_000)
     assert w.status.job.isVisible() and "Track forward" in w.status.job.text()

@@ -12,7 +12,7 @@ from sam2_studio.app.model_source import LoadedModel, ModelInfo
 from sam2_studio.app.resolution import machine_key
 from tests.ground_truth import GroundTruthSession, GroundTruthSource
 
-from .conftest import centre_of, click_video, key, open_with_ground_truth, wait_idle, wait_model, wait_shown
+from .conftest import click_object, key, open_with_ground_truth, wait_idle, wait_model, wait_shown
 
 
 @dataclass
@@ -34,9 +34,7 @@ class CpuCheckpointStandIn:
 
 
 def _click_car(qtbot, w, car_gt):  # noqa: ANN001, ANN202
-    key(qtbot, w, Qt.Key.Key_P)
-    click_video(qtbot, w, *centre_of(car_gt.labels[0] == 1))
-    wait_idle(qtbot, w)
+    click_object(qtbot, w, car_gt.labels[0] == 1)
     return w.doc.objects[0].id
 
 

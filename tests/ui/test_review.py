@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from sam2_studio.ui.timeline import BAND_H, BAND_TOP, CONFIDENT, LANE_H, RULER_H, SUSPECT, THUMB_H
 from tests.faults import Fault, FaultyClip
-from tests.ui.conftest import centre_of, click_video, key, open_with_ground_truth, wait_idle
+from tests.ui.conftest import click_object, key, open_with_ground_truth, wait_idle
 
 SHIFT, CTRL, ALT = (Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier,
                     Qt.KeyboardModifier.AltModifier)
@@ -17,9 +17,7 @@ SHIFT, CTRL, ALT = (Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.Contr
 def track_car(qtbot, w, gt, frames_dir, faults=()):  # noqa: ANN001, ANN201
     clip = FaultyClip(gt.frames, gt.labels, list(faults), noise_seed=None)
     source = open_with_ground_truth(qtbot, w, frames_dir, clip)
-    key(qtbot, w, Qt.Key.Key_P)
-    click_video(qtbot, w, *centre_of(gt.labels[0] == 1))
-    wait_idle(qtbot, w)
+    click_object(qtbot, w, gt.labels[0] == 1)
     key(qtbot, w, Qt.Key.Key_T)
     wait_idle(qtbot, w)
     return source

@@ -9,15 +9,13 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from sam2_studio.ui.timeline import HEADER_W, LANE_H, RULER_H, THUMB_H, timecode
-from tests.ui.conftest import centre_of, click_video, drag_video, key, open_with_ground_truth, wait_idle
+from tests.ui.conftest import click_object, drag_video, key, open_with_ground_truth, wait_idle
 
 
 def test_lanes_show_masks_absence_keyframes_and_stale_ranges(qtbot, window, car_gt, car_frames_dir):
     w = window
     open_with_ground_truth(qtbot, w, car_frames_dir, car_gt)
-    key(qtbot, w, Qt.Key.Key_P)
-    click_video(qtbot, w, *centre_of(car_gt.labels[0] == 1))
-    wait_idle(qtbot, w)
+    click_object(qtbot, w, car_gt.labels[0] == 1)
     key(qtbot, w, Qt.Key.Key_T)
     wait_idle(qtbot, w)
     lane = w.timeline.lane_state(1)
